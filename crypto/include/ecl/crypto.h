@@ -1,0 +1,148 @@
+/* crypto/: the only module that includes <sodium.h>.  Key hierarchy, primitives and the
+ * constructions built on them.  Every function here is thread-safe once ecl_crypto_init() has
+ * returned, unless said otherwise. */
+#ifndef ECL_CRYPTO_H
+#define ECL_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ecl/buf.h"
+#include "ecl/limits.h"
+#include "ecl/status.h"
+
+enum {
+    ECL_HASH_LEN = 32,       /* BLAKE2b-256 and SHA-256 output */
+    ECL_AEAD_NONCE_LEN = 24, /* XChaCha20-Poly1305 */
+    ECL_AEAD_TAG_LEN = 16,
+    ECL_SIGN_PK_LEN = 32, /* Ed25519 */
+    ECL_SIGN_SK_LEN = 64,
+    ECL_SIGN_LEN = 64,
+    ECL_LOG_ID_LEN = 16,
+    ECL_ORIGIN_MAX_LEN = 128,
+};
+
+/* Must be called once in main() before any thread starts.  Aborts the process if libsodium
+ * cannot initialise (no secure randomness: nothing we could do would be safe). */
+void ecl_crypto_init(void);
+
+/* ---- primitives ---------------------------------------------------------------------------- */
+
+void ecl_crypto_random(void *out, size_t n);
+uint32_t ecl_crypto_random_u32(void);
+/* BLAKE2b with an optional key (key_len 0 for unkeyed), out_len 16..64. */
+void ecl_crypto_blake2b(uint8_t *out, size_t out_len, const uint8_t *key, size_t key_len,
+                        const void *in, size_t in_len);
+void ecl_crypto_sha256(uint8_t out[ECL_HASH_LEN], const void *in, size_t in_len);
+/* Constant time for equal-length inputs; returns 1 when equal. */
+int ecl_crypto_equal(const void *a, const void *b, size_t n);
+/* Base64 (standard alphabet, padded) and URL-safe base64 without padding. */
+enum ecl_status ecl_crypto_b64_encode(const uint8_t *in, size_t in_len,
+                                      struct ecl_buf *out) ECL_WUR;
+enum ecl_status ecl_crypto_b64_decode(const char *in, size_t in_len, struct ecl_buf *out) ECL_WUR;
+enum ecl_status ecl_crypto_b64url_encode(const uint8_t *in, size_t in_len,
+                                         struct ecl_buf *out) ECL_WUR;
+enum ecl_status ecl_crypto_b64url_decode(const char *in, size_t in_len,
+                                         struct ecl_buf *out) ECL_WUR;
+
+/* XChaCha20-Poly1305 with a random nonce.  Appends nonce || ciphertext || tag to out. */
+enum ecl_status ecl_crypto_aead_seal(const uint8_t key[ECL_KEY_LEN], const uint8_t *ad,
+                                     size_t ad_len, const uint8_t *msg, size_t msg_len,
+                                     struct ecl_buf *out) ECL_WUR;
+/* Opens nonce || ciphertext || tag; appends the plaintext to out.  ECL_ERR_CRYPTO when the
+ * tag, the key or the associated data do not match. */
+enum ecl_status ecl_crypto_aead_open(const uint8_t key[ECL_KEY_LEN], const uint8_t *ad,
+                                     size_t ad_len, const uint8_t *sealed, size_t sealed_len,
+                                     struct ecl_buf *out) ECL_WUR;
+
+/* Guarded secret memory (sodium_malloc): guard pages, mlock, wiped on free. */
+void *ecl_secret_alloc(size_t n);
+void ecl_secret_free(void *p);
+void ecl_secret_readonly(void *p);
+
+/* Ed25519 verification with a public key (needs no keyring). */
+int ecl_crypto_sign_verify(const uint8_t pk[ECL_SIGN_PK_LEN], const uint8_t sig[ECL_SIGN_LEN],
+                           const void *msg, size_t msg_len);
+
+/* ---- key hierarchy ------------------------------------------------------------------------- */
+
+/* What a derived key is for.  Each use has its own crypto_kdf context; the subkey id is the key
+ * version, so rotating a use means bumping its version. */
+enum ecl_key_use {
+    ECL_KEY_RECORD_KEK = 0, /* wraps per-subject data keys */
+    ECL_KEY_SUBJECT_INDEX,  /* keyed hash of subject identifiers */
+    ECL_KEY_FIELD_INDEX,    /* blind indexes on indexed fields */
+    ECL_KEY_PSEUDONYM,      /* root of the per-domain pseudonym keys */
+    ECL_KEY_TOKEN,          /* reversible tokens */
+    ECL_KEY_AUDIT_ENTRY,    /* audit payload encryption */
+    ECL_KEY_AUDIT_INDEX,    /* audit blind-index tokens */
+    ECL_KEY_API_PEPPER,     /* keyed hash of API key secrets */
+    ECL_KEY_SIGN_SEAL,      /* seals the audit signing key at rest */
+};
+#define ECL_KEY_USE_COUNT 9
+
+/* Stable name of a key use ("record-kek", ...), for files and `ecluse keys show`. */
+const char *ecl_key_use_name(enum ecl_key_use use);
+
+/* Derives the key for (use, version) from a master key: crypto_kdf_derive_from_key with the
+ * use's 8-byte context and subkey id = version.  Pure; exposed for known-answer tests. */
+void ecl_kdf_derive(const uint8_t master[ECL_MASTER_KEY_LEN], enum ecl_key_use use,
+                    uint32_t version, uint8_t out[ECL_KEY_LEN]);
+
+/* Where the master key comes from.  Never from an environment variable. */
+enum ecl_key_source_kind {
+    ECL_KEY_SOURCE_FILE = 0, /* a 32-byte file, mode 0600 or stricter, owned by us */
+    ECL_KEY_SOURCE_FD,       /* 32 bytes read from an inherited file descriptor */
+};
+struct ecl_key_source {
+    enum ecl_key_source_kind kind;
+    const char *path; /* FILE: the key file (a systemd credential path is a file too) */
+    int fd;           /* FD */
+};
+
+struct ecl_keyring; /* opaque; lives in read-only guarded memory after loading */
+
+/* Creates the key material of a new data directory: DIR/master.key (unless the source is an
+ * fd, whose key is then used) and DIR/keyring (versions, log id, origin, audit public key and
+ * the sealed audit signing key).  DIR must exist.  Refuses with ECL_ERR_EXISTS if any key file
+ * is already there.  origin may be NULL for the default "ecluse/<log id hex>". */
+enum ecl_status ecl_keyring_create(const char *dir, const struct ecl_key_source *src,
+                                   const char *origin) ECL_WUR;
+
+/* Loads the master key from src and DIR/keyring, checks file modes (no group or other bits,
+ * owned by the effective user) and sizes, derives the current key of every use and unseals the
+ * audit signing key.  The result is read-only guarded memory; free with ecl_keyring_free. */
+enum ecl_status ecl_keyring_load(const char *dir, const struct ecl_key_source *src,
+                                 struct ecl_keyring **out) ECL_WUR;
+
+/* Loads only the public part of DIR/keyring (no master key needed): enough for
+ * ecl_keyring_sign_pk, ecl_keyring_origin, ecl_keyring_log_id and versions.  Used by the
+ * offline verifier. */
+enum ecl_status ecl_keyring_load_public(const char *dir, struct ecl_keyring **out) ECL_WUR;
+
+void ecl_keyring_free(struct ecl_keyring *kr);
+
+/* 1 when the keyring holds secrets (loaded with ecl_keyring_load). */
+int ecl_keyring_has_secrets(const struct ecl_keyring *kr);
+
+/* The current key of a use (ECL_KEY_LEN bytes, valid until ecl_keyring_free).  NULL for a
+ * public-only keyring. */
+const uint8_t *ecl_keyring_key(const struct ecl_keyring *kr, enum ecl_key_use use);
+uint32_t ecl_keyring_version(const struct ecl_keyring *kr, enum ecl_key_use use);
+/* Derives an older (or newer) version of a use into out; the caller wipes out. */
+enum ecl_status ecl_keyring_key_at(const struct ecl_keyring *kr, enum ecl_key_use use,
+                                   uint32_t version, uint8_t out[ECL_KEY_LEN]) ECL_WUR;
+
+const uint8_t *ecl_keyring_log_id(const struct ecl_keyring *kr);
+const char *ecl_keyring_origin(const struct ecl_keyring *kr);
+const uint8_t *ecl_keyring_sign_pk(const struct ecl_keyring *kr);
+/* Ed25519 signature with the audit signing key.  ECL_ERR_PERM for a public-only keyring. */
+enum ecl_status ecl_keyring_sign(const struct ecl_keyring *kr, const void *msg, size_t msg_len,
+                                 uint8_t sig[ECL_SIGN_LEN]) ECL_WUR;
+
+/* Checks that a secret file is a regular file, owned by the effective user, with no group or
+ * other permission bits, and exactly want_len bytes long.  Messages name the problem, never the
+ * content. */
+enum ecl_status ecl_keyfile_check(int fd, size_t want_len, const char **why) ECL_WUR;
+
+#endif

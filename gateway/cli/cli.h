@@ -1,0 +1,38 @@
+/* The `ecluse` command: global options and the subcommand table. */
+#ifndef ECL_CLI_H
+#define ECL_CLI_H
+
+#include "ecl/crypto.h"
+#include "ecl/status.h"
+#include "store/store.h"
+
+struct ecl_cli {
+    const char *data_dir;          /* --data, $ECLUSE_DATA, or ./ecluse-data */
+    struct ecl_key_source key_src; /* --master-key-fd, --master-key-file, credential */
+    int have_key_src;
+};
+
+/* A subcommand: argv[0] is the subcommand's name; returns a sysexits code. */
+typedef int (*ecl_cmd_fn)(struct ecl_cli *cli, int argc, char **argv);
+
+struct ecl_cmd {
+    const char *name;
+    ecl_cmd_fn fn;
+    const char *summary;
+};
+
+/* Loads the keyring of the data directory with the configured master key source. Prints a
+ * message and returns a sysexits code on failure, 0 on success. */
+int ecl_cli_keyring(struct ecl_cli *cli, struct ecl_keyring **out);
+/* Loads the keyring and opens the store. */
+int ecl_cli_open(struct ecl_cli *cli, enum ecl_store_flags flags, struct ecl_keyring **kr,
+                 struct ecl_store **store);
+/* Prints "ecluse: <what>: <status text>" and returns the status's exit code. */
+int ecl_cli_fail(const char *what, enum ecl_status st);
+/* 1 when argv[i] is -h or --help. */
+int ecl_cli_wants_help(int argc, char **argv);
+
+int ecl_cmd_init(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_keys(struct ecl_cli *cli, int argc, char **argv);
+
+#endif
