@@ -68,7 +68,7 @@ class CliTest(TempDirTest):
         self.assertEqual(lines["origin"], "test.example/audit")
         pk = bytes.fromhex(lines["audit-public-key"])
         # C2SP verifier key: name+hexid+base64(0x01 || pk), id = SHA-256(name\n\x01 pk)[:4]
-        name, hexid, b64 = lines["audit-verifier-key"].split("+")
+        name, hexid, b64 = lines["audit-verifier-key"].split("+", 2)
         self.assertEqual(name, "test.example/audit")
         self.assertEqual(base64.b64decode(b64), b"\x01" + pk)
         want = hashlib.sha256(name.encode() + b"\n\x01" + pk).digest()[:4].hex()
