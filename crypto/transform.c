@@ -93,8 +93,8 @@ utf8_count(const char *s, size_t len)
 /* ---- canonical values --------------------------------------------------------------------- */
 
 enum ecl_status
-ecl_transform_value_canon(const struct ecl_field *field, const json_t *in, uint8_t *out,
-                          size_t cap, size_t *len)
+ecl_transform_value_canon(const struct ecl_field *field, const json_t *in, uint8_t *out, size_t cap,
+                          size_t *len)
 {
     char text[64];
     size_t n = 0;
@@ -204,8 +204,8 @@ domain_equal(const struct ecl_domain *a, const struct ecl_domain *b)
 /* The pseudonym key of d at the current epoch: cached, or derived into tmp when the cache is
  * full (the caller wipes tmp). */
 static enum ecl_status
-pseudo_key(struct ecl_transform_ctx *ctx, const struct ecl_domain *d,
-           struct ecl_pseudonym_key *tmp, const struct ecl_pseudonym_key **out)
+pseudo_key(struct ecl_transform_ctx *ctx, const struct ecl_domain *d, struct ecl_pseudonym_key *tmp,
+           const struct ecl_pseudonym_key **out)
 {
     const uint8_t *root;
     struct ecl_pseudonym_key *k = tmp;
@@ -413,8 +413,7 @@ new_text(const char *text, int n, size_t cap, json_t **out)
 /* Completed years at the request date; 29 February birthdays advance on 1 March in common
  * years.  Future birth dates give null; ages from ECL_AGE_BAND_TOP are "90+". */
 static enum ecl_status
-age_band(const struct ecl_transform_ctx *ctx, unsigned width, int by, int bm, int bd,
-         json_t **out)
+age_band(const struct ecl_transform_ctx *ctx, unsigned width, int by, int bm, int bd, json_t **out)
 {
     /* request time must be a date of years 1..9999 */
     const int64_t min_t = -62135596800LL;
@@ -701,8 +700,8 @@ out:
 
 enum ecl_status
 ecl_transform_pseudo_open(struct ecl_transform_ctx *ctx,
-                          const uint8_t index_key[ECL_PSEUDO_INDEX_KEY_LEN],
-                          const uint8_t *sealed, size_t sealed_len, struct ecl_pseudo_target *out)
+                          const uint8_t index_key[ECL_PSEUDO_INDEX_KEY_LEN], const uint8_t *sealed,
+                          size_t sealed_len, struct ecl_pseudo_target *out)
 {
     uint8_t ikey[ECL_KEY_LEN];
     uint8_t skey[ECL_KEY_LEN];
