@@ -57,6 +57,7 @@ enum {
     ECL_PSEUDO_INDEX_KEY_LEN = 32,   /* key of the pseudonym look-up index */
     ECL_PSEUDO_SUBJECT_KEY_MAX = 64, /* subject key stored in a pseudonym index entry */
     ECL_PSEUDO_PUT_MAX = 4096,       /* index entries written in one transaction */
+    ECL_PSEUDO_VALUE_MAX = 256,      /* sealed value of one index entry */
 };
 
 #endif
