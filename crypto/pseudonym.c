@@ -2,7 +2,6 @@
  * A pseudonym is BLAKE2b-128 keyed with a domain key; the domain key is a keyed BLAKE2b of the
  * domain's unambiguous encoding under the pseudonym root key of one epoch.  A PRF under
  * independent keys: pseudonyms of two domains are unrelated. */
-#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -10,15 +9,15 @@
 #include "ecl/transform.h"
 #include "transform_internal.h"
 
-_Static_assert(sizeof(crypto_generichash_state) <= ECL_BLAKE2B_STATE_LEN, "BLAKE2b state size");
 _Static_assert(ECL_PSEUDONYM_TAG_LEN >= crypto_generichash_BYTES_MIN, "pseudonym length");
 _Static_assert(ECL_DOMAIN_ENC_MAX >= 1 + 2 * (1 + ECL_NAME_MAX_LEN), "domain encoding size");
 
 enum { B64_TAG_LEN = 22 }; /* base64url of 16 bytes without padding */
 
 #define PSEUDONYM_PREFIX "ps_"
-#define INDEX_LABEL      "pseudo-index"
-#define SEAL_LABEL       "pseudo-seal"
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+#define INDEX_LABEL "pseudo-index"
+#define SEAL_LABEL  "pseudo-seal"
 
 void
 ecl_transform_subkey(const uint8_t root[ECL_KEY_LEN], const char *label, const uint8_t *ext,
@@ -102,14 +101,9 @@ void
 ecl_pseudonym_key_init(const uint8_t root[ECL_KEY_LEN], uint32_t epoch, const struct ecl_domain *d,
                        struct ecl_pseudonym_key *out)
 {
-    uint8_t key[ECL_KEY_LEN];
-
-    ecl_transform_subkey(root, "pseudonym", d->enc, d->enc_len, key);
+    ecl_transform_subkey(root, "pseudonym", d->enc, d->enc_len, out->key);
     out->epoch = epoch;
     out->domain = *d;
-    crypto_generichash_init((crypto_generichash_state *)(void *)out->state, key, sizeof key,
-                            ECL_PSEUDONYM_TAG_LEN);
-    sodium_memzero(key, sizeof key);
 }
 
 void
@@ -122,26 +116,51 @@ void
 ecl_pseudonym_tag(const struct ecl_pseudonym_key *k, const uint8_t *canon, size_t canon_len,
                   uint8_t out[ECL_PSEUDONYM_TAG_LEN])
 {
-    crypto_generichash_state st;
-
-    /* Copying the keyed state saves the compression of the key block for every value. */
-    memcpy(&st, k->state, sizeof st);
-    crypto_generichash_update(&st, canon, canon_len);
-    crypto_generichash_final(&st, out, ECL_PSEUDONYM_TAG_LEN);
-    sodium_memzero(&st, sizeof st);
+    /* One-shot keyed BLAKE2b.  (Copying a keyed init state saves nothing with libsodium 1.0.18:
+     * its init only buffers the key block, compressed with the message; measured slower.) */
+    crypto_generichash(out, ECL_PSEUDONYM_TAG_LEN, canon, canon_len, k->key, sizeof k->key);
 }
 
 size_t
 ecl_pseudonym_render(uint32_t epoch, const uint8_t tag[ECL_PSEUDONYM_TAG_LEN],
                      char out[ECL_PSEUDONYM_MAX_LEN + 1])
 {
-    char b64[B64_TAG_LEN + 1];
-    int n;
+    char digits[10];
+    size_t nd = 0;
+    size_t n = sizeof PSEUDONYM_PREFIX - 1;
 
-    sodium_bin2base64(b64, sizeof b64, tag, ECL_PSEUDONYM_TAG_LEN,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    n = snprintf(out, ECL_PSEUDONYM_MAX_LEN + 1, PSEUDONYM_PREFIX "%u_%s", (unsigned)epoch, b64);
-    return n > 0 ? (size_t)n : 0;
+    /* by hand rather than snprintf: this runs once per released pseudonym */
+    do {
+        digits[nd++] = (char)('0' + epoch % 10);
+        epoch /= 10;
+    } while (epoch > 0);
+    memcpy(out, PSEUDONYM_PREFIX, n);
+    while (nd > 0) {
+        out[n++] = digits[--nd];
+    }
+    out[n++] = '_';
+    /* RFC 4648 section 5 without padding.  A table look-up (not constant time) is fine here: the
+     * rendered pseudonym is the public output itself. */
+    for (size_t i = 0; i < ECL_PSEUDONYM_TAG_LEN; i += 3) {
+        uint32_t v = (uint32_t)tag[i] << 16;
+        size_t left = ECL_PSEUDONYM_TAG_LEN - i;
+        if (left > 1) {
+            v |= (uint32_t)tag[i + 1] << 8;
+        }
+        if (left > 2) {
+            v |= tag[i + 2];
+        }
+        out[n++] = B64URL[(v >> 18) & 63];
+        out[n++] = B64URL[(v >> 12) & 63];
+        if (left > 1) {
+            out[n++] = B64URL[(v >> 6) & 63];
+        }
+        if (left > 2) {
+            out[n++] = B64URL[v & 63];
+        }
+    }
+    out[n] = 0;
+    return n;
 }
 
 enum ecl_status

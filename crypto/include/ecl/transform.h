@@ -27,8 +27,7 @@
 #include "ecl/status.h"
 
 enum {
-    ECL_BLAKE2B_STATE_LEN = 384, /* >= sizeof(crypto_generichash_state), checked in crypto/ */
-    ECL_TOKEN_NONCE_LEN = 24,    /* synthetic IV */
+    ECL_TOKEN_NONCE_LEN = 24, /* synthetic IV */
 };
 
 /* ---- linkability domains ------------------------------------------------------------------ */
@@ -48,12 +47,11 @@ enum ecl_status ecl_domain_init(enum ecl_link_domain kind, const char *agent, co
 
 /* ---- pseudonyms ---------------------------------------------------------------------------- */
 
-/* The key of one domain in one epoch: a keyed BLAKE2b-128 state, ready to be copied per value
- * (one compression less per pseudonym).  Holds secrets: wipe with ecl_pseudonym_key_wipe. */
+/* The key of one domain in one epoch.  Holds a secret: wipe with ecl_pseudonym_key_wipe. */
 struct ecl_pseudonym_key {
     uint32_t epoch;
     struct ecl_domain domain;
-    _Alignas(64) unsigned char state[ECL_BLAKE2B_STATE_LEN];
+    uint8_t key[ECL_KEY_LEN];
 };
 
 /* Domain key = BLAKE2b-256(key = root, u8 9 || "pseudonym" || domain encoding), where root is
