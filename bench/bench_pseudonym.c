@@ -1,10 +1,10 @@
 /* Pseudonyms per second on one core, and a collision check over many pseudonyms.
  *
- *   bench_pseudonym rate [N]        N identifiers (default 5,000,000) through: a keyed BLAKE2b
- *                                   computed from the key each time (baseline), the hot path
- *                                   (ecl_pseudonym_tag + render: copied keyed state, no
+ *   bench_pseudonym rate [N]        N identifiers (default 5,000,000) through: a bare keyed
+ *                                   BLAKE2b-128 (baseline), the pseudonym tag, the hot path
+ *                                   (ecl_pseudonym_tag + render: cached domain key, no
  *                                   allocation), and the whole ecl_transform_apply (normalise,
- *                                   canonical form, cached domain key, JSON string).
+ *                                   canonical form, cached domain key, JSON in and out).
  *   bench_pseudonym collisions [N]  N distinct identifiers (default 10,000,000), sorts the
  *                                   128-bit pseudonyms and counts equal neighbours.
  * Prints figures and ratios; asserts nothing about time. */
