@@ -836,6 +836,38 @@ test_helpers(void **state)
     }
 }
 
+/* Random and near-miss inputs to the two parsers of agent-supplied strings: nothing crashes,
+ * nothing is accepted (a poor man's fuzzer until tests/fuzz has targets for them). */
+static void
+test_parsers_random(void **state)
+{
+    struct fixture *fx = *state;
+    static const char alphabet[] = "ps_tk0123456789ABCDEFabcdef-_=+/ ";
+    struct ecl_domain d;
+    char s[128];
+    uint8_t tag[ECL_PSEUDONYM_TAG_LEN];
+    uint32_t e = 0;
+    json_t *v = NULL;
+
+    assert_int_equal(ecl_domain_init(ECL_DOMAIN_AGENT, AGENT, NULL, NULL, &d), ECL_OK);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = ecl_crypto_random_u32() % sizeof s;
+        for (size_t j = 0; j < n; j++) {
+            s[j] = alphabet[ecl_crypto_random_u32() % (sizeof alphabet - 1)];
+        }
+        if (i % 2 == 0 && n >= 3) {
+            memcpy(s, i % 4 == 0 ? "ps_" : "tk_", 3);
+        }
+        if (ecl_pseudonym_parse(s, n, &e, tag) == ECL_OK) {
+            char again[ECL_PSEUDONYM_MAX_LEN + 1];
+            assert_int_equal(ecl_pseudonym_render(e, tag, again), n);
+            assert_memory_equal(again, s, n);
+        }
+        assert_int_equal(ecl_token_open(fx->kr, &d, s, n, &v), ECL_ERR_CRYPTO);
+    }
+    assert_null(v);
+}
+
 int
 main(void)
 {
@@ -845,7 +877,7 @@ main(void)
         cmocka_unit_test(test_unlinkability),   cmocka_unit_test(test_token_tamper),
         cmocka_unit_test(test_pseudonym_parse), cmocka_unit_test(test_index_seal),
         cmocka_unit_test(test_no_secrets),      cmocka_unit_test(test_helpers),
-        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_parsers_random),  cmocka_unit_test(test_rotation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

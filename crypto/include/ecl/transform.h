@@ -145,7 +145,7 @@ struct ecl_transform_ctx {
     uint8_t seal_key[ECL_KEY_LEN];
 };
 
-/* Initialises a context (it may live on the stack: about 7 KiB).  Borrows everything.  The
+/* Initialises a context (it may live on the stack: about 3.5 KiB).  Borrows everything.  The
  * keyring must hold secrets for pseudonyms, tokens and the index. */
 void ecl_transform_ctx_init(struct ecl_transform_ctx *ctx, const struct ecl_keyring *kr,
                             const char *agent, const char *purpose, int64_t now);
