@@ -45,4 +45,19 @@ enum {
 #define ECL_RECORDS_MAP_SIZE ((size_t)64 << 30)
 #define ECL_AUDIT_MAP_SIZE   ((size_t)64 << 30)
 
+/* pseudonyms, tokens and field transforms (docs/transforms.md) */
+enum {
+    ECL_PSEUDONYM_TAG_LEN = 16, /* 128-bit keyed BLAKE2b pseudonym */
+    ECL_PSEUDONYM_MAX_LEN = 40, /* "ps_" epoch "_" 22 base64url characters, and margin */
+    ECL_DOMAIN_ENC_MAX = 2 + 2 * (1 + ECL_NAME_MAX_LEN), /* encoded linkability domain */
+    ECL_TOKEN_MAX_PLAIN = 1 + ECL_FIELD_MAX_BYTES,       /* kind byte || canonical value */
+    ECL_TOKEN_MAX_LEN = 3 + ((4 + 24 + ECL_TOKEN_MAX_PLAIN + 16) / 3 + 1) * 4, /* "tk_..." */
+    ECL_TRANSFORM_DOMAIN_SLOTS = 8,  /* derived domain keys cached per request context */
+    ECL_AGE_BAND_TOP = 90,           /* ages from here on are released as "90+" */
+    ECL_PSEUDO_INDEX_KEY_LEN = 32,   /* key of the pseudonym look-up index */
+    ECL_PSEUDO_SUBJECT_KEY_MAX = 64, /* subject key stored in a pseudonym index entry */
+    ECL_PSEUDO_PUT_MAX = 4096,       /* index entries written in one transaction */
+    ECL_PSEUDO_VALUE_MAX = 256,      /* sealed value of one index entry */
+};
+
 #endif
