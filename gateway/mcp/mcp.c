@@ -648,10 +648,14 @@ ecl_mcp_call_done(struct ecl_mcp_call *c, const struct ecl_mcp_reply *r)
     returned = c->returned;
     pthread_mutex_unlock(&c->mu);
     /* If ecl_mcp_handle has not returned yet it sees finished and answers at once; it owns
-     * the call from here and we must not touch it. */
+     * the call from here and we must not touch it.  Otherwise the call is released before
+     * done runs, so that the caller may free everything (even the ecl_mcp) from done on. */
     if (returned) {
-        c->done(c->done_arg, c->out);
+        ecl_mcp_done_fn done = c->done;
+        void *done_arg = c->done_arg;
+        struct ecl_mcp_http_out *out = c->out;
         call_free(c);
+        done(done_arg, out);
     }
 }
 
@@ -873,6 +877,11 @@ ecl_mcp_handle(struct ecl_mcp *m, const struct ecl_mcp_http_in *in, struct ecl_m
     /* Step 1: Origin, before anything else (basic/transports, "Security Warning"). */
     if (!origin_allowed(m, in->origin)) {
         reply_error(out, 403, NULL, RPC_FORBIDDEN, "Origin not allowed", NULL);
+        return ECL_MCP_DONE;
+    }
+    if ((in->session_id != NULL && strlen(in->session_id) > ECL_MCP_HEADER_MAX_LEN) ||
+        (in->protocol_version != NULL && strlen(in->protocol_version) > ECL_MCP_HEADER_MAX_LEN)) {
+        reply_error(out, 400, NULL, RPC_BAD_REQUEST, "A header is too long", NULL);
         return ECL_MCP_DONE;
     }
     /* Step 2: the HTTP layer authenticated the bearer key; sessions never do. */

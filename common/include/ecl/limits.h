@@ -51,7 +51,7 @@ enum {
     ECL_MCP_MAX_RESPONSE_BYTES = 64 << 20, /* one response (a query page of records) */
     ECL_MCP_MAX_ORIGINS = 32,              /* configured allowed origins */
     ECL_MCP_ORIGIN_MAX_LEN = 256,          /* one Origin value */
-    ECL_MCP_HEADER_MAX_LEN = 256,          /* session id, protocol version, content type */
+    ECL_MCP_HEADER_MAX_LEN = 256,          /* Mcp-Session-Id, MCP-Protocol-Version */
     ECL_MCP_CODE_MAX_LEN = 64,             /* a refusal reason code */
     ECL_MCP_MESSAGE_MAX_LEN = 256,         /* a refusal message */
     ECL_MCP_TEXT_MAX_BYTES = 1 << 20,      /* the text rendering of one tool result */
