@@ -659,6 +659,7 @@ ecl_mcp_call_done(struct ecl_mcp_call *c, const struct ecl_mcp_reply *r)
     }
 }
 
+/* Takes request (the whole JSON-RPC message; id and params point into it). */
 static enum ecl_mcp_outcome
 do_tools_call(struct ecl_mcp *m, const char *agent, json_t *request, const json_t *id,
               const json_t *params, struct ecl_mcp_http_out *out, ecl_mcp_done_fn done,
@@ -673,25 +674,29 @@ do_tools_call(struct ecl_mcp *m, const char *agent, json_t *request, const json_
 
     if (!json_is_object(params) || !json_is_string(name)) {
         reply_error(out, 200, id, RPC_INVALID_PARAMS, "tools/call needs params.name", NULL);
+        json_decref(request);
         return ECL_MCP_DONE;
     }
     if (!tools_find(m->tools, json_string_value(name), &tool)) {
         reply_error(out, 200, id, RPC_INVALID_PARAMS, "Unknown tool", NULL);
+        json_decref(request);
         return ECL_MCP_DONE;
     }
     if (arguments != NULL && !json_is_object(arguments)) {
         reply_error(out, 200, id, RPC_INVALID_PARAMS, "params.arguments must be an object", NULL);
+        json_decref(request);
         return ECL_MCP_DONE;
     }
     c = calloc(1, sizeof *c);
     if (c == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
         free(c);
         reply_failure(out, id, ECL_ERR_NOMEM);
+        json_decref(request);
         return ECL_MCP_DONE;
     }
     atomic_fetch_add(&m->pending, 1);
     c->m = m;
-    c->request = json_incref(request);
+    c->request = request;
     c->id = id;
     c->out = out;
     c->done = done;
@@ -859,7 +864,10 @@ handle_post(struct ecl_mcp *m, const struct ecl_mcp_http_in *in, struct ecl_mcp_
     } else if (strcmp(method, "tools/list") == 0) {
         do_tools_list(m, in->agent, id, params, out);
     } else if (strcmp(method, "tools/call") == 0) {
+        /* The call takes the message: jansson values must not be shared between threads
+         * (the backend may complete on another one). */
         outcome = do_tools_call(m, in->agent, msg, id, params, out, done, done_arg);
+        msg = NULL;
     } else {
         reply_error(out, 200, id, RPC_METHOD_NOT_FOUND, "Method not found", NULL);
     }
