@@ -271,6 +271,12 @@ fail:
 }
 
 size_t
+ecl_mcp_pending(struct ecl_mcp *m)
+{
+    return atomic_load(&m->pending);
+}
+
+size_t
 ecl_mcp_session_count(struct ecl_mcp *m)
 {
     return session_count(m->sessions);

@@ -156,8 +156,11 @@ struct ecl_mcp; /* opaque */
 /* Loads the tool definitions and allocates the session table.  ECL_ERR_INVALID for a bad
  * configuration (no backend, too many or too long origins). */
 enum ecl_status ecl_mcp_new(const struct ecl_mcp_config *cfg, struct ecl_mcp **out) ECL_WUR;
-/* Every pending call must have completed. */
+/* Every pending call must have completed (see ecl_mcp_pending). */
 void ecl_mcp_free(struct ecl_mcp *m);
+
+/* Tool calls in flight (handled, not yet completed): shutdown waits for 0.  Thread-safe. */
+size_t ecl_mcp_pending(struct ecl_mcp *m);
 
 enum ecl_mcp_outcome {
     ECL_MCP_DONE = 0, /* out holds the response now; done will not be called */

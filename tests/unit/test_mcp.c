@@ -1189,6 +1189,7 @@ test_tools_call_async(void **state)
     assert_int_equal(oc, ECL_MCP_PENDING);
     check_tool_result(m, &r, "list_datasets", 0);
     resp_free(&r);
+    assert_int_equal(ecl_mcp_pending(m), 0); /* released before done ran */
     reset_fake();
     r = exchange(m, &in, &oc);
     assert_int_equal(oc, ECL_MCP_DONE);
