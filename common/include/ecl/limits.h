@@ -41,6 +41,22 @@ enum {
     ECL_AUDIT_LEAVES_PER_CALL = 1000,
 };
 
+/* MCP endpoint (gateway/mcp, docs/mcp.md) */
+enum {
+    ECL_MCP_MAX_SESSIONS = 1024,           /* live sessions, all agents */
+    ECL_MCP_MAX_SESSIONS_PER_AGENT = 32,   /* beyond it the agent's idlest session is ended */
+    ECL_MCP_SESSION_IDLE_S = 1800,         /* an idle session ends after this */
+    ECL_MCP_SESSION_ID_BYTES = 16,         /* random bytes in a session id */
+    ECL_MCP_MAX_BODY_BYTES = 64 << 10,     /* one JSON-RPC message */
+    ECL_MCP_MAX_RESPONSE_BYTES = 64 << 20, /* one response (a query page of records) */
+    ECL_MCP_MAX_ORIGINS = 32,              /* configured allowed origins */
+    ECL_MCP_ORIGIN_MAX_LEN = 256,          /* one Origin value */
+    ECL_MCP_HEADER_MAX_LEN = 256,          /* Mcp-Session-Id, MCP-Protocol-Version */
+    ECL_MCP_CODE_MAX_LEN = 64,             /* a refusal reason code */
+    ECL_MCP_MESSAGE_MAX_LEN = 256,         /* a refusal message */
+    ECL_MCP_TEXT_MAX_BYTES = 1 << 20,      /* the text rendering of one tool result */
+};
+
 /* LMDB map sizes (virtual address space reserved, not disk used). */
 #define ECL_RECORDS_MAP_SIZE ((size_t)64 << 30)
 #define ECL_AUDIT_MAP_SIZE   ((size_t)64 << 30)
