@@ -355,9 +355,9 @@ make_nir(int sex_m, int year, int month, const char *insee, unsigned order, char
 static void
 make_iban(struct prng *p, char out[40])
 {
-    char bban[24];
-    char check[40];
-    char flat[28];
+    char bban[64];
+    char check[80];
+    char flat[80];
     unsigned long long bank = 10000 + below(p, 90000);
     unsigned long long branch = below(p, 100000);
     unsigned long long account =
