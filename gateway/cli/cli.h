@@ -35,4 +35,13 @@ int ecl_cli_wants_help(int argc, char **argv);
 int ecl_cmd_init(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_keys(struct ecl_cli *cli, int argc, char **argv);
 
+/* the record store (gateway/cli/records_cli.h) */
+int ecl_cmd_dataset(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_import(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_record(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_erase(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_objection(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_demo_data(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_demo(struct ecl_cli *cli, int argc, char **argv);
+
 #endif

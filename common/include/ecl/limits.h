@@ -76,4 +76,13 @@ enum {
     ECL_PSEUDO_VALUE_MAX = 256,      /* sealed value of one index entry */
 };
 
+/* the record store (gateway/store/records.h) */
+enum {
+    ECL_DATASETS_MAX = 64,            /* datasets in one store (schema cache size) */
+    ECL_OBJECTIONS_MAX = 32,          /* purposes one subject may object to, per dataset */
+    ECL_RECORDS_PAGE_MAX = 1000,      /* subject keys per scan or look-up page */
+    ECL_IMPORT_PROGRESS_EVERY = 4096, /* records between two progress reports */
+    ECL_DEMO_MAX_SIZE = 10000000,     /* people in a generated demo population */
+};
+
 #endif

@@ -145,4 +145,72 @@ enum ecl_status ecl_keyring_sign(const struct ecl_keyring *kr, const void *msg, 
  * content. */
 enum ecl_status ecl_keyfile_check(int fd, size_t want_len, const char **why) ECL_WUR;
 
+/* ---- records (crypto/record.c, docs/datasets.md "How records are stored") ----------------- */
+
+/* Sizes of the record constructions.  A wrapped data key is
+ *   0x01 || KEK version (u32 BE) || nonce || XChaCha20-Poly1305(data key) || tag
+ * and a sealed record or objection list is
+ *   0x01 || subject-index key version (u32 BE) || nonce || ciphertext || tag. */
+enum {
+    ECL_SUBJECT_KEY_LEN = 32, /* keyed BLAKE2b-256 of a normalised subject identifier */
+    ECL_BLIND_INDEX_LEN = 16, /* keyed BLAKE2b-128 of dataset, field, normalised value */
+    ECL_RECORD_HEADER_LEN = 5,
+    ECL_WRAPPED_KEY_LEN =
+        ECL_RECORD_HEADER_LEN + ECL_AEAD_NONCE_LEN + ECL_KEY_LEN + ECL_AEAD_TAG_LEN,
+    ECL_SEALED_OVERHEAD = ECL_RECORD_HEADER_LEN + ECL_AEAD_NONCE_LEN + ECL_AEAD_TAG_LEN,
+};
+
+/* What a sealed blob holds: each kind has its own associated-data label, so a sealed record
+ * never opens as an objection list and the reverse. */
+enum ecl_sealed_kind {
+    ECL_SEALED_RECORD = 0,
+    ECL_SEALED_OBJECTIONS,
+};
+#define ECL_SEALED_KIND_COUNT 2
+
+/* Subject key: BLAKE2b-256 keyed with the subject-index key (ECL_KEY_SUBJECT_INDEX) over the
+ * normalised identifier.  The same in every dataset.  Pure, thread-safe. */
+void ecl_record_subject_key(const uint8_t key[ECL_KEY_LEN], const char *norm, size_t norm_len,
+                            uint8_t out[ECL_SUBJECT_KEY_LEN]);
+
+/* Blind index: BLAKE2b-128 keyed with the field-index key (ECL_KEY_FIELD_INDEX) over
+ * dataset || 0x00 || field || 0x00 || normalised value.  dataset and field are NUL-terminated
+ * names (no NUL inside).  Pure, thread-safe. */
+void ecl_record_blind_index(const uint8_t key[ECL_KEY_LEN], const char *dataset, const char *field,
+                            const char *norm, size_t norm_len, uint8_t out[ECL_BLIND_INDEX_LEN]);
+
+/* A fresh random 256-bit data key (the caller wipes it). */
+void ecl_record_datakey_new(uint8_t out[ECL_KEY_LEN]);
+
+/* Wraps a data key under the record KEK of version kek_version.  The associated data binds
+ * "ecluse datakey v1", the dataset, the subject key and the KEK version, so a wrapped key
+ * copied to another subject or dataset does not unwrap. */
+void ecl_record_key_wrap(const uint8_t kek[ECL_KEY_LEN], uint32_t kek_version, const char *dataset,
+                         const uint8_t skey[ECL_SUBJECT_KEY_LEN], const uint8_t dk[ECL_KEY_LEN],
+                         uint8_t out[ECL_WRAPPED_KEY_LEN]);
+/* The KEK version a wrapped key was made with (to pick the KEK).  ECL_ERR_INVALID when the
+ * blob is not a wrapped key of this format. */
+enum ecl_status ecl_record_key_version(const uint8_t *wrapped, size_t wrapped_len,
+                                       uint32_t *out) ECL_WUR;
+/* Unwraps into out (written only on success).  ECL_ERR_CRYPTO when the KEK, the dataset, the
+ * subject key or the blob do not match; ECL_ERR_INVALID for a malformed blob. */
+enum ecl_status ecl_record_key_unwrap(const uint8_t kek[ECL_KEY_LEN], const char *dataset,
+                                      const uint8_t skey[ECL_SUBJECT_KEY_LEN],
+                                      const uint8_t *wrapped, size_t wrapped_len,
+                                      uint8_t out[ECL_KEY_LEN]) ECL_WUR;
+
+/* Seals msg under a subject's data key; appends the blob to out.  The associated data binds
+ * the kind's label, the dataset, the subject key and sidx_version (the version of the
+ * subject-index key the subject key was computed with). */
+enum ecl_status ecl_record_seal(enum ecl_sealed_kind kind, const uint8_t dk[ECL_KEY_LEN],
+                                uint32_t sidx_version, const char *dataset,
+                                const uint8_t skey[ECL_SUBJECT_KEY_LEN], const uint8_t *msg,
+                                size_t msg_len, struct ecl_buf *out) ECL_WUR;
+/* Opens a blob made by ecl_record_seal; appends the plaintext to out (nothing on failure).
+ * ECL_ERR_CRYPTO when anything bound does not match (another record, dataset or kind). */
+enum ecl_status ecl_record_open(enum ecl_sealed_kind kind, const uint8_t dk[ECL_KEY_LEN],
+                                const char *dataset, const uint8_t skey[ECL_SUBJECT_KEY_LEN],
+                                const uint8_t *sealed, size_t sealed_len,
+                                struct ecl_buf *out) ECL_WUR;
+
 #endif
