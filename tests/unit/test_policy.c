@@ -497,11 +497,12 @@ random_policy(size_t nagents, size_t npurposes, const struct schemas *s)
             snprintf(pid, sizeof pid, "purpose%zu", i);
             json_array_append_new(ps, json_string(pid));
             for (size_t d = 0; d < s->n; d++) {
-                json_t *fields = json_object();
-                char rid[64];
+                json_t *fields;
+                char rid[96];
                 if (next_rand() % 2 == 0) {
                     continue;
                 }
+                fields = json_object();
                 for (size_t k = 0; k < s->s[d]->nfields; k++) {
                     const struct ecl_field *fl = &s->s[d]->fields[k];
                     json_t *act;

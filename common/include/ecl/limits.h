@@ -57,6 +57,8 @@ enum {
     ECL_POLICY_MAX_RATE_PER_MINUTE = 1000000,
     ECL_POLICY_MAX_RECORDS_PER_DAY = 1000000000,
     ECL_POLICY_MAX_VERSIONS = 100000, /* stored policy versions */
+    ECL_POLICY_MAX_DATASETS = 64,     /* schemas a policy is validated against */
+    ECL_POLICY_AUTHOR_MAX_LEN = 64,   /* author name stored with a version */
 };
 
 /* LMDB map sizes (virtual address space reserved, not disk used). */
