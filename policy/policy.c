@@ -1271,7 +1271,7 @@ ecl_policy_parse(const char *json, size_t len, const struct ecl_schema *const *s
     if (!c.nomem) {
         parse_rules(&c, c.p->doc);
     }
-    if (!c.nomem && ecl_diags_count(diags) == before) {
+    if (!c.nomem) {
         check_conflicts(&c);
     }
     if (!c.nomem && ecl_diags_count(diags) == before) {
@@ -1348,7 +1348,11 @@ ecl_action_to_json(const struct ecl_action *a)
         if (a->gen == ECL_GEN_AGE_BAND) {
             bad |= json_object_set_new(o, "width", json_integer(a->band_years));
         } else if (a->gen == ECL_GEN_NUMBER_BUCKET) {
-            bad |= json_object_set_new(o, "width", json_real(a->bucket_width));
+            /* an integral width is written as the DPO wrote it: 100, not 100.0 */
+            double w = a->bucket_width;
+            bad |= json_object_set_new(o, "width",
+                                       w == (double)(json_int_t)w ? json_integer((json_int_t)w)
+                                                                  : json_real(w));
         } else if (a->gen == ECL_GEN_STRING_PREFIX) {
             bad |= json_object_set_new(o, "length", json_integer(a->prefix_len));
         }
