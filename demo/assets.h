@@ -8,5 +8,7 @@ extern const char ecl_asset_citizens_schema[];
 extern const size_t ecl_asset_citizens_schema_len;
 extern const char ecl_asset_benefits_schema[];
 extern const size_t ecl_asset_benefits_schema_len;
+extern const char ecl_asset_policy[];
+extern const size_t ecl_asset_policy_len;
 
 #endif

@@ -34,6 +34,7 @@ int ecl_cli_wants_help(int argc, char **argv);
 
 int ecl_cmd_init(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_keys(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_policy(struct ecl_cli *cli, int argc, char **argv);
 
 /* the record store (gateway/cli/records_cli.h) */
 int ecl_cmd_dataset(struct ecl_cli *cli, int argc, char **argv);

@@ -14,5 +14,6 @@ const struct ecl_cmd ecl_commands[] = {
     {"objection", ecl_cmd_objection, "record a subject's objections (GDPR Art. 21)"},
     {"demo-data", ecl_cmd_demo_data, "write a synthetic demo population (JSON Lines)"},
     {"demo", ecl_cmd_demo, "prepare a demo data directory"},
+    {"policy", ecl_cmd_policy, "validate, set, show, list, activate and explain policy versions"},
     {NULL, NULL, NULL},
 };

@@ -57,6 +57,26 @@ enum {
     ECL_MCP_TEXT_MAX_BYTES = 1 << 20,      /* the text rendering of one tool result */
 };
 
+/* policy documents (docs/policy.md) */
+enum {
+    ECL_POLICY_MAX_PURPOSES = 256,
+    ECL_POLICY_MAX_AGENTS = 4096,
+    ECL_POLICY_MAX_RULES = 16384,
+    ECL_POLICY_MAX_AGENTS_PER_RULE = 256,
+    ECL_POLICY_MAX_CONDITIONS = 32,     /* row conditions of one rule */
+    ECL_POLICY_MAX_IN_VALUES = 256,     /* values of one "in" condition */
+    ECL_POLICY_MAX_TEXT = 1024,         /* description, organisation: bytes */
+    ECL_POLICY_MAX_MASK_KEEP = 64,      /* mask: keep_first / keep_last */
+    ECL_POLICY_MAX_PREFIX = 64,         /* generalize prefix length, condition prefix */
+    ECL_POLICY_MAX_AGE_BAND = 150,      /* years */
+    ECL_POLICY_MAX_RETAIN_HOURS = 8760, /* one year */
+    ECL_POLICY_MAX_RATE_PER_MINUTE = 1000000,
+    ECL_POLICY_MAX_RECORDS_PER_DAY = 1000000000,
+    ECL_POLICY_MAX_VERSIONS = 100000, /* stored policy versions */
+    ECL_POLICY_MAX_DATASETS = 64,     /* schemas a policy is validated against */
+    ECL_POLICY_AUTHOR_MAX_LEN = 64,   /* author name stored with a version */
+};
+
 /* LMDB map sizes (virtual address space reserved, not disk used). */
 #define ECL_RECORDS_MAP_SIZE ((size_t)64 << 30)
 #define ECL_AUDIT_MAP_SIZE   ((size_t)64 << 30)
