@@ -164,11 +164,12 @@ enum ecl_http_flags {
 };
 
 struct ecl_http_config {
-    const char *listen;    /* "ADDR:PORT" (IPv4 or [IPv6]); port 0 = ephemeral */
-    unsigned threads;      /* 0 = number of cores */
-    unsigned conn_timeout; /* seconds; 0 = ECL_HTTP_CONNECTION_TIMEOUT_S */
-    const char *tls_cert;  /* PEM chain; NULL = plain HTTP */
-    const char *tls_key;   /* PEM key */
+    const char *listen;         /* "ADDR:PORT" (IPv4 or [IPv6]); port 0 = ephemeral */
+    unsigned threads;           /* 0 = number of cores */
+    unsigned conn_timeout;      /* seconds; 0 = ECL_HTTP_CONNECTION_TIMEOUT_S */
+    unsigned shutdown_grace_ms; /* wait for suspended requests; 0 = ECL_HTTP_SHUTDOWN_GRACE_S */
+    const char *tls_cert;       /* PEM chain; NULL = plain HTTP */
+    const char *tls_key;        /* PEM key */
     enum ecl_http_flags flags;
     struct ecl_store *store;      /* principals (authentication), map usage */
     const struct ecl_keyring *kr; /* api-key pepper */
@@ -195,8 +196,10 @@ enum ecl_status ecl_http_server_reload_tls(struct ecl_http_server *srv) ECL_WUR;
 /* Adds a metrics source (before traffic starts; not thread-safe with /metrics). */
 enum ecl_status ecl_http_server_add_metrics(struct ecl_http_server *srv, ecl_http_metrics_fn fn,
                                             void *arg) ECL_WUR;
-/* Stops accepting, waits up to ECL_HTTP_SHUTDOWN_GRACE_S for suspended requests (answering
- * 503 to those still waiting), stops the threads and frees the server. */
+/* Waits up to the shutdown grace for suspended requests (answering 503 to those still
+ * waiting: their completer's later ecl_http_req_complete is then a safe no-op), stops the
+ * threads and frees the server.  Call it before stopping whatever completes requests (the
+ * audit writer). */
 void ecl_http_server_stop(struct ecl_http_server *srv);
 
 /* The operations routes (/livez, /readyz, /metrics) and the principal administration routes

@@ -1044,8 +1044,15 @@ ecl_http_server_stop(struct ecl_http_server *srv)
     if (srv == NULL) {
         return;
     }
+    uint64_t grace_ms = srv->cfg.shutdown_grace_ms != 0 ? srv->cfg.shutdown_grace_ms
+                                                        : ECL_HTTP_SHUTDOWN_GRACE_S * 1000u;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ECL_HTTP_SHUTDOWN_GRACE_S;
+    deadline.tv_sec += (time_t)(grace_ms / 1000u);
+    deadline.tv_nsec += (long)(grace_ms % 1000u) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&async_mu);
     while (srv->npending > 0) {
         if (pthread_cond_timedwait(&async_cv, &async_mu, &deadline) == ETIMEDOUT) {
