@@ -69,7 +69,8 @@ struct ecl_http_header {
     char value[ECL_HTTP_HEADER_VALUE_MAX_LEN + 1];
 };
 
-/* A response; caller-owned (init/free).  The body is a capped, wiped buffer. */
+/* A response; caller-owned (init/free).  The body is a wiped buffer capped at
+ * ECL_HTTP_MAX_RESPONSE_BYTES. */
 struct ecl_http_resp {
     unsigned status;
     const char *content_type; /* static string */

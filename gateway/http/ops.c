@@ -63,6 +63,8 @@ h_metrics(struct ecl_http_req *req, struct ecl_http_resp *resp, void *arg)
     enum ecl_status st;
 
     (void)arg;
+    ecl_buf_free(&resp->body);
+    ecl_buf_init(&resp->body, ECL_HTTP_METRICS_MAX_BYTES);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     st = ecl_http_metrics_render(req_server(req), &resp->body);

@@ -49,7 +49,7 @@ void
 ecl_http_resp_init(struct ecl_http_resp *r)
 {
     memset(r, 0, sizeof *r);
-    ecl_buf_init(&r->body, ECL_HTTP_METRICS_MAX_BYTES);
+    ecl_buf_init(&r->body, ECL_HTTP_MAX_RESPONSE_BYTES);
 }
 
 void
