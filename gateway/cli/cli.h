@@ -44,5 +44,7 @@ int ecl_cmd_erase(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_objection(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_demo_data(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_demo(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_principal(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv);
 
 #endif

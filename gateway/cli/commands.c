@@ -15,5 +15,7 @@ const struct ecl_cmd ecl_commands[] = {
     {"demo-data", ecl_cmd_demo_data, "write a synthetic demo population (JSON Lines)"},
     {"demo", ecl_cmd_demo, "prepare a demo data directory"},
     {"policy", ecl_cmd_policy, "validate, set, show, list, activate and explain policy versions"},
+    {"principal", ecl_cmd_principal, "manage API keys and roles (add, list, revoke)"},
+    {"serve", ecl_cmd_serve, "run the HTTP server"},
     {NULL, NULL, NULL},
 };

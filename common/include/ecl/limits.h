@@ -77,6 +77,32 @@ enum {
     ECL_POLICY_AUTHOR_MAX_LEN = 64,   /* author name stored with a version */
 };
 
+/* HTTP layer (gateway/http): framing, parsing and authentication limits. */
+enum {
+    ECL_HTTP_MAX_THREADS = 64,              /* --threads */
+    ECL_HTTP_MAX_PATH_SEGMENTS = 16,        /* segments of a request path */
+    ECL_HTTP_MAX_QUERY_PARAMS = 32,         /* query parameters of one request */
+    ECL_HTTP_MAX_RESP_HEADERS = 8,          /* extra headers of one response */
+    ECL_HTTP_HEADER_VALUE_MAX_LEN = 256,    /* an extra response header's value */
+    ECL_HTTP_JSON_MAX_BYTES = 64 << 10,     /* a JSON body of the principal and ops endpoints */
+    ECL_HTTP_JSON_MAX_DEPTH = 16,           /* nesting of a JSON request body */
+    ECL_HTTP_DISCARD_MAX_FACTOR = 2,        /* chunked body: drop the connection past cap*factor */
+    ECL_HTTP_REQUEST_ID_MAX_LEN = 64,       /* X-Request-Id */
+    ECL_HTTP_SHUTDOWN_GRACE_S = 10,         /* waiting for suspended requests at shutdown */
+    ECL_HTTP_TLS_MAX_CERTS = 8,             /* certificates in a --tls-cert chain */
+    ECL_HTTP_TLS_MAX_FILE_BYTES = 1 << 20,  /* a certificate chain or key file */
+    ECL_HTTP_METRICS_MAX_BYTES = 1 << 20,   /* /metrics text */
+    ECL_HTTP_MAX_RESPONSE_BYTES = 16 << 20, /* one response body */
+    ECL_HTTP_METRICS_MAX_SOURCES = 16,      /* integrator metric sources */
+    ECL_LOG_LINE_MAX = 1024,                /* one JSON log line */
+
+    /* principals and API keys */
+    ECL_PRINCIPAL_ID_LEN = 8,    /* key id: 16 hex characters */
+    ECL_API_SECRET_LEN = 32,     /* secret: 43 base64url characters */
+    ECL_API_KEY_MAX_LEN = 80,    /* "ek_" + 16 + "." + 43 */
+    ECL_PRINCIPALS_MAX = 100000, /* principals listed at once */
+};
+
 /* LMDB map sizes (virtual address space reserved, not disk used). */
 #define ECL_RECORDS_MAP_SIZE ((size_t)64 << 30)
 #define ECL_AUDIT_MAP_SIZE   ((size_t)64 << 30)

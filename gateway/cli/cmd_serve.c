@@ -1,0 +1,224 @@
+/* ecluse serve: the HTTP server with the operations and principal routes.  Signals are handled
+ * synchronously by the main thread (sigwait): SIGTERM and SIGINT stop gracefully, SIGHUP
+ * reloads the TLS certificate and key. */
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli.h"
+#include "http/http.h"
+#include "http/log.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+
+static void
+serve_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: ecluse [--data DIR] serve [--listen ADDR:PORT] [--threads N]\n"
+        "                                 [--tls-cert FILE --tls-key FILE]\n"
+        "                                 [--allow-insecure-http] [--connection-timeout S]\n"
+        "\n"
+        "  --listen ADDR:PORT      address to bind (default %s; [::1]:PORT for IPv6;\n"
+        "                          port 0 picks a free port, printed in the \"listening\" log)\n"
+        "  --threads N             HTTP worker threads (default: number of cores, max %d)\n"
+        "  --tls-cert FILE         PEM certificate chain (TLS 1.2 and 1.3 only)\n"
+        "  --tls-key FILE          PEM private key; SIGHUP re-reads both files\n"
+        "  --allow-insecure-http   allow plain HTTP on a non-loopback address\n"
+        "  --connection-timeout S  close connections idle for S seconds (default %d)\n"
+        "\n"
+        "Logs are JSON lines on stderr. SIGTERM or SIGINT stops gracefully.\n",
+        DEFAULT_LISTEN, ECL_HTTP_MAX_THREADS, ECL_HTTP_CONNECTION_TIMEOUT_S);
+}
+
+static int
+parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    v = strtoul(s, &end, 10);
+    if (*end != 0 || v == 0 || v > max) {
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Until the audit writer is wired in, refusals are logged (codes and ids only). */
+static void
+log_refusal(void *arg, const struct ecl_http_req *req, unsigned status, const char *reason)
+{
+    const struct ecl_principal *p = ecl_http_req_principal(req);
+    char hex[2 * ECL_PRINCIPAL_ID_LEN + 1];
+    struct ecl_logline l;
+
+    (void)arg;
+    ecl_log_begin(&l, ECL_LOG_WARN, "refusal");
+    ecl_log_str(&l, "request_id", ecl_http_req_id(req));
+    ecl_log_str(&l, "route", ecl_http_req_route(req));
+    ecl_log_u64(&l, "status", status);
+    ecl_log_str(&l, "reason", reason);
+    if (p != NULL) {
+        ecl_hex(p->id, sizeof p->id, hex);
+        ecl_log_str(&l, "principal", hex);
+    }
+    ecl_log_end(&l);
+}
+
+/* Ready while both LMDB maps have room (a full map cannot commit: fail closed). */
+static int
+health(void *arg, const char **reason)
+{
+    struct ecl_store *store = arg;
+    size_t ru = 0;
+    size_t rs = 0;
+    size_t au = 0;
+    size_t as = 0;
+
+    ecl_store_map_usage(store, &ru, &rs, &au, &as);
+    if (as == 0 || au > as / 100 * 95) {
+        *reason = "the audit log cannot be written (map full or unavailable)";
+        return 0;
+    }
+    if (rs == 0 || ru > rs / 100 * 95) {
+        *reason = "the record store is unavailable or nearly full";
+        return 0;
+    }
+    return 1;
+}
+
+int
+ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"allow-insecure-http", no_argument, NULL, 'i'},
+        {"connection-timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ecl_http_config cfg;
+    struct ecl_keyring *kr = NULL;
+    struct ecl_store *store = NULL;
+    struct ecl_http_server *srv = NULL;
+    struct ecl_logline l;
+    sigset_t sigs;
+    enum ecl_status st;
+    int c;
+    int rc;
+    int sig = 0;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.listen = DEFAULT_LISTEN;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            cfg.listen = optarg;
+            break;
+        case 't':
+            if (parse_uint(optarg, ECL_HTTP_MAX_THREADS, &cfg.threads) != 0) {
+                fprintf(stderr, "ecluse: --threads must be 1 to %d\n", ECL_HTTP_MAX_THREADS);
+                return EX_USAGE;
+            }
+            break;
+        case 'c':
+            cfg.tls_cert = optarg;
+            break;
+        case 'k':
+            cfg.tls_key = optarg;
+            break;
+        case 'i':
+            cfg.flags |= ECL_HTTP_ALLOW_INSECURE;
+            break;
+        case 'T':
+            if (parse_uint(optarg, 3600, &cfg.conn_timeout) != 0) {
+                fprintf(stderr, "ecluse: --connection-timeout must be 1 to 3600 seconds\n");
+                return EX_USAGE;
+            }
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return EX_OK;
+        default:
+            serve_usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    if (optind != argc || (cfg.tls_cert == NULL) != (cfg.tls_key == NULL)) {
+        serve_usage(stderr);
+        return EX_USAGE;
+    }
+    rc = ecl_cli_open(cli, ECL_STORE_DEFAULT, &kr, &store);
+    if (rc != 0) {
+        return rc;
+    }
+    /* block the signals before any thread starts: every thread inherits the mask, and only
+     * this thread receives them, through sigwait */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    cfg.store = store;
+    cfg.kr = kr;
+    cfg.routes = ecl_http_ops_routes;
+    cfg.nroutes = ecl_http_ops_nroutes;
+    cfg.on_refusal = log_refusal;
+    cfg.health = health;
+    cfg.health_arg = store;
+    st = ecl_http_server_start(&cfg, &srv);
+    if (st == ECL_ERR_PERM) {
+        fprintf(stderr, "ecluse: plain HTTP only on a loopback address; give --tls-cert and "
+                        "--tls-key, or --allow-insecure-http\n");
+        rc = EX_USAGE;
+        goto out;
+    }
+    if (st != ECL_OK) {
+        fprintf(stderr, "ecluse: cannot start the server on %s: %s\n", cfg.listen,
+                ecl_status_name(st));
+        rc = st == ECL_ERR_INVALID ? EX_USAGE : EX_UNAVAILABLE;
+        goto out;
+    }
+    ecl_log_begin(&l, ECL_LOG_INFO, "listening");
+    ecl_log_str(&l, "listen", cfg.listen);
+    ecl_log_u64(&l, "port", ecl_http_server_port(srv));
+    ecl_log_str(&l, "tls", cfg.tls_cert != NULL ? "on" : "off");
+    ecl_log_end(&l);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0) {
+            continue;
+        }
+        if (sig != SIGHUP) {
+            break;
+        }
+        st = cfg.tls_cert != NULL ? ecl_http_server_reload_tls(srv) : ECL_OK;
+        ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
+                    st == ECL_OK ? "TLS certificate and key reloaded"
+                                 : "TLS reload failed; the previous certificate stays in use");
+    }
+    ecl_log_msg(ECL_LOG_INFO, "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    ecl_http_server_stop(srv);
+    ecl_log_msg(ECL_LOG_INFO, "stopped", "graceful shutdown complete");
+    rc = EX_OK;
+out:
+    ecl_store_close(store);
+    ecl_keyring_free(kr);
+    return rc;
+}
