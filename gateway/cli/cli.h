@@ -34,5 +34,6 @@ int ecl_cli_wants_help(int argc, char **argv);
 
 int ecl_cmd_init(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_keys(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_audit(struct ecl_cli *cli, int argc, char **argv);
 
 #endif
