@@ -325,11 +325,11 @@ load_note(struct note_vec *v)
     memset(v, 0, sizeof *v);
     while (fscanf(f, "%15s %2047s", k, val) == 2) {
         if (strcmp(k, "name") == 0) {
-            snprintf(v->name, sizeof v->name, "%s", val);
+            snprintf(v->name, sizeof v->name, "%.127s", val);
         } else if (strcmp(k, "pk") == 0) {
             tu_unhex(val, v->pk, sizeof v->pk);
         } else if (strcmp(k, "vkey") == 0) {
-            snprintf(v->vkey, sizeof v->vkey, "%s", val);
+            snprintf(v->vkey, sizeof v->vkey, "%.255s", val);
         } else if (strcmp(k, "note") == 0) {
             ecl_buf_init(&raw, sizeof v->note - 1);
             assert_int_equal(ecl_crypto_b64_decode(val, strlen(val), &raw), ECL_OK);
