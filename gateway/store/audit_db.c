@@ -224,7 +224,12 @@ ecl_audit_db_commit(struct ecl_store *s, uint64_t old_size, uint64_t new_size,
         st = ECL_ERR_CONFLICT;
     }
     for (size_t i = 0; i < nrows && st == ECL_OK; i++) {
+        /* entries and checkpoints have increasing keys: MDB_APPEND fills pages completely and
+         * refuses a key that is not past the last one; everything else is never overwritten */
         unsigned flags = rows[i].table == ECL_AUDIT_T_META ? 0 : MDB_NOOVERWRITE;
+        if (rows[i].table == ECL_AUDIT_T_ENTRIES || rows[i].table == ECL_AUDIT_T_CHECKPOINTS) {
+            flags = MDB_APPEND;
+        }
         k.mv_size = rows[i].key.len;
         k.mv_data = (void *)(uintptr_t)rows[i].key.ptr;
         v.mv_size = rows[i].val.len;
