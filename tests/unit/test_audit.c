@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "audit/audit.h"
+#include "entry.h"
 #include "ecl/crypto.h"
 #include "testutil.h"
 
@@ -474,6 +475,32 @@ test_identifiers_not_stored_in_clear(void **state)
     free(e.dir);
 }
 
+/* Blind-index tokens against Python's hashlib (docs/audit-format.md, "Test vectors"):
+ * blake2b(domain || 0x00 || id, digest_size=16, key=audit-index key)[:8]. */
+static void
+test_token_vectors(void **state)
+{
+    uint8_t master[ECL_MASTER_KEY_LEN];
+    uint8_t key[ECL_KEY_LEN];
+    uint8_t want_key[ECL_KEY_LEN];
+    uint8_t tok[ECL_AUDIT_TOKEN_LEN];
+    uint8_t want[ECL_AUDIT_TOKEN_LEN];
+
+    (void)state;
+    for (int i = 0; i < ECL_MASTER_KEY_LEN; i++) {
+        master[i] = (uint8_t)i;
+    }
+    ecl_kdf_derive(master, ECL_KEY_AUDIT_INDEX, 1, key);
+    tu_unhex("db4521f5683f149d18b4cd251f1a1be16a769d05c812f2066300534176761128", want_key, 32);
+    assert_memory_equal(key, want_key, sizeof key);
+    ecl_audit_token(key, ECL_AUDIT_TOK_SUBJECT, "1850775123456", 13, tok);
+    tu_unhex("6223b1cd917c56d3", want, sizeof want);
+    assert_memory_equal(tok, want, sizeof tok);
+    ecl_audit_token(key, ECL_AUDIT_TOK_PRINCIPAL, "agent-a", 7, tok);
+    tu_unhex("9eb7118f4995884d", want, sizeof want);
+    assert_memory_equal(tok, want, sizeof tok);
+}
+
 int
 main(void)
 {
@@ -484,6 +511,7 @@ main(void)
         cmocka_unit_test(test_map_full_seals),
         cmocka_unit_test(test_invalid_events_refused),
         cmocka_unit_test(test_identifiers_not_stored_in_clear),
+        cmocka_unit_test(test_token_vectors),
     };
     ecl_crypto_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
