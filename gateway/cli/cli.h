@@ -46,5 +46,6 @@ int ecl_cmd_demo_data(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_demo(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_principal(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv);
+int ecl_cmd_audit(struct ecl_cli *cli, int argc, char **argv);
 
 #endif

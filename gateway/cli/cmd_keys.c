@@ -19,30 +19,6 @@ keys_usage(FILE *f)
                "       verifies that it opens this data directory's audit signing key.\n");
 }
 
-/* C2SP signed-note verifier key: name+hexid+base64(0x01 || pk), where
- * id = SHA-256(name || 0x0A || 0x01 || pk)[:4]. */
-static enum ecl_status
-verifier_key(const struct ecl_keyring *kr, struct ecl_buf *out)
-{
-    const char *name = ecl_keyring_origin(kr);
-    uint8_t material[ECL_ORIGIN_MAX_LEN + 2 + ECL_SIGN_PK_LEN];
-    uint8_t hash[ECL_HASH_LEN];
-    char hexid[9];
-    size_t n = strlen(name);
-
-    memcpy(material, name, n);
-    material[n] = 0x0a;
-    material[n + 1] = 0x01;
-    memcpy(material + n + 2, ecl_keyring_sign_pk(kr), ECL_SIGN_PK_LEN);
-    ecl_crypto_sha256(hash, material, n + 2 + ECL_SIGN_PK_LEN);
-    ecl_hex(hash, 4, hexid);
-    ECL_GUARD(ecl_buf_append_str(out, name));
-    ECL_GUARD(ecl_buf_append_byte(out, '+'));
-    ECL_GUARD(ecl_buf_append_str(out, hexid));
-    ECL_GUARD(ecl_buf_append_byte(out, '+'));
-    return ecl_crypto_b64_encode(material + n + 1, 1 + ECL_SIGN_PK_LEN, out);
-}
-
 int
 ecl_cmd_keys(struct ecl_cli *cli, int argc, char **argv)
 {
@@ -74,7 +50,7 @@ ecl_cmd_keys(struct ecl_cli *cli, int argc, char **argv)
         return ecl_status_exit_code(st);
     }
     ecl_buf_init(&vkey, 512);
-    st = verifier_key(kr, &vkey);
+    st = ecl_note_verifier_key(ecl_keyring_origin(kr), ecl_keyring_sign_pk(kr), &vkey);
     if (st == ECL_OK) {
         st = ecl_buf_cstr(&vkey, &s);
     }

@@ -17,5 +17,6 @@ const struct ecl_cmd ecl_commands[] = {
     {"policy", ecl_cmd_policy, "validate, set, show, list, activate and explain policy versions"},
     {"principal", ecl_cmd_principal, "manage API keys and roles (add, list, revoke)"},
     {"serve", ecl_cmd_serve, "run the HTTP server"},
+    {"audit", ecl_cmd_audit, "verify and read the audit log (audit verify|checkpoint|show|list)"},
     {NULL, NULL, NULL},
 };

@@ -39,6 +39,15 @@ enum {
     ECL_AUDIT_BATCH_MAX = 1024, /* entries per commit */
     ECL_AUDIT_SUBJECTS_PER_ENTRY = 1000,
     ECL_AUDIT_LEAVES_PER_CALL = 1000,
+    ECL_AUDIT_ENTRY_MAX_BYTES = 1 << 20, /* one stored entry (header || nonce || ciphertext) */
+    ECL_AUDIT_FIELDS_PER_ENTRY = 256,    /* released fields named in one entry */
+    ECL_AUDIT_TEXT_MAX_LEN = 1024,       /* one free-text string of an entry (reason, detail) */
+    ECL_AUDIT_TOKEN_LEN = 8,             /* blind-index token: truncated keyed BLAKE2b */
+    ECL_AUDIT_LIST_MAX = 1000,           /* entries returned by one list call */
+    ECL_AUDIT_SCAN_MAX = 100000,         /* entries examined by one list call */
+    ECL_AUDIT_VERIFY_MAX_FAILURES = 100, /* failures reported by one verify run */
+    ECL_MERKLE_MAX_DEPTH = 64,           /* levels of a tree of up to 2^64 leaves */
+    ECL_NOTE_MAX_BYTES = 4096,           /* one signed note (checkpoint) */
 };
 
 /* MCP endpoint (gateway/mcp, docs/mcp.md) */

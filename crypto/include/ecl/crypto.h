@@ -212,5 +212,106 @@ enum ecl_status ecl_record_open(enum ecl_sealed_kind kind, const uint8_t dk[ECL_
                                 const char *dataset, const uint8_t skey[ECL_SUBJECT_KEY_LEN],
                                 const uint8_t *sealed, size_t sealed_len,
                                 struct ecl_buf *out) ECL_WUR;
+/* ---- Merkle tree (RFC 6962 / RFC 9162), crypto/merkle.c --------------------------------------
+ * SHA-256; leaf hash = SHA-256(0x00 || leaf), interior node = SHA-256(0x01 || left || right);
+ * the empty tree's root is SHA-256(""). Everything here is pure and thread-safe. */
+
+/* A complete (perfect) subtree: level 0 is a leaf hash, level l covers leaves
+ * [index << l, (index + 1) << l). */
+struct ecl_merkle_node {
+    unsigned level;
+    uint64_t index;
+    uint8_t hash[ECL_HASH_LEN];
+};
+
+/* The right edge of a tree ("compact range"): for each set bit l of size, h[l] is the hash of the
+ * perfect subtree of 2^l leaves ending where the next lower set bit's subtree begins. */
+struct ecl_merkle_frontier {
+    uint64_t size;
+    uint8_t h[ECL_MERKLE_MAX_DEPTH][ECL_HASH_LEN];
+};
+
+void ecl_merkle_leaf_hash(const void *leaf, size_t leaf_len, uint8_t out[ECL_HASH_LEN]);
+void ecl_merkle_node_hash(const uint8_t left[ECL_HASH_LEN], const uint8_t right[ECL_HASH_LEN],
+                          uint8_t out[ECL_HASH_LEN]);
+
+void ecl_merkle_frontier_init(struct ecl_merkle_frontier *f);
+/* Appends one leaf hash.  completed[0..*ncompleted) receives every perfect subtree this leaf
+ * completes, the leaf itself first (at most ECL_MERKLE_MAX_DEPTH + 1 rows); completed may be
+ * NULL.  ECL_ERR_LIMIT when the tree already holds 2^62 leaves. */
+enum ecl_status ecl_merkle_frontier_append(struct ecl_merkle_frontier *f,
+                                           const uint8_t leaf_hash[ECL_HASH_LEN],
+                                           struct ecl_merkle_node *completed,
+                                           size_t *ncompleted) ECL_WUR;
+/* The root of the tree of f->size leaves. */
+void ecl_merkle_frontier_root(const struct ecl_merkle_frontier *f, uint8_t out[ECL_HASH_LEN]);
+
+/* Reads the hash of the perfect subtree (level, index); the tree must hold it.  Proof generation
+ * calls it O(log n) times. */
+typedef enum ecl_status (*ecl_merkle_get_fn)(void *arg, unsigned level, uint64_t index,
+                                             uint8_t out[ECL_HASH_LEN]);
+
+/* RFC 9162 2.1.3.1: the inclusion proof of leaf index in the tree of size leaves.  proof has room
+ * for cap hashes (ECL_MERKLE_MAX_DEPTH is always enough).  ECL_ERR_INVALID when index >= size. */
+enum ecl_status ecl_merkle_inclusion_proof(uint64_t index, uint64_t size, ecl_merkle_get_fn get,
+                                           void *arg, uint8_t (*proof)[ECL_HASH_LEN], size_t cap,
+                                           size_t *nproof) ECL_WUR;
+/* RFC 9162 2.1.4.1: the consistency proof from size1 to size2 (0 < size1 <= size2). */
+enum ecl_status ecl_merkle_consistency_proof(uint64_t size1, uint64_t size2, ecl_merkle_get_fn get,
+                                             void *arg, uint8_t (*proof)[ECL_HASH_LEN], size_t cap,
+                                             size_t *nproof) ECL_WUR;
+/* The root hash of the tree of size leaves from perfect subtrees read with get. */
+enum ecl_status ecl_merkle_root(uint64_t size, ecl_merkle_get_fn get, void *arg,
+                                uint8_t out[ECL_HASH_LEN]) ECL_WUR;
+
+/* RFC 9162 2.1.3.2.  ECL_OK when the proof shows leaf_hash at index in the tree with root;
+ * ECL_ERR_CRYPTO otherwise (wrong leaf, index, size, root, or a short or long proof). */
+enum ecl_status ecl_merkle_verify_inclusion(const uint8_t leaf_hash[ECL_HASH_LEN], uint64_t index,
+                                            uint64_t size, const uint8_t (*proof)[ECL_HASH_LEN],
+                                            size_t nproof,
+                                            const uint8_t root[ECL_HASH_LEN]) ECL_WUR;
+/* RFC 9162 2.1.4.2.  ECL_OK when the tree (size2, root2) is an append-only extension of
+ * (size1, root1).  size1 == size2 needs an empty proof and equal roots; size1 == 0 needs an
+ * empty proof.  ECL_ERR_CRYPTO otherwise. */
+enum ecl_status ecl_merkle_verify_consistency(uint64_t size1, uint64_t size2,
+                                              const uint8_t root1[ECL_HASH_LEN],
+                                              const uint8_t root2[ECL_HASH_LEN],
+                                              const uint8_t (*proof)[ECL_HASH_LEN],
+                                              size_t nproof) ECL_WUR;
+
+/* ---- signed notes and checkpoints (C2SP signed-note, tlog-checkpoint), crypto/note.c ---------
+ * A note is text (lines ending in '\n') followed by a blank line and signature lines
+ * "— <key name> <base64(key id (4 bytes) || Ed25519 signature)>\n" (U+2014 em dash).  Key id =
+ * SHA-256(key name || 0x0A || 0x01 || public key)[:4].  Thread-safe. */
+
+enum { ECL_NOTE_KEY_ID_LEN = 4 };
+
+void ecl_note_key_id(const char *name, const uint8_t pk[ECL_SIGN_PK_LEN],
+                     uint8_t out[ECL_NOTE_KEY_ID_LEN]);
+/* Appends the verifier key "name+hexid+base64(0x01 || pk)" to out (no newline). */
+enum ecl_status ecl_note_verifier_key(const char *name, const uint8_t pk[ECL_SIGN_PK_LEN],
+                                      struct ecl_buf *out) ECL_WUR;
+/* Parses a verifier key; *name_len bytes of vkey are the name.  ECL_ERR_INVALID when it is not
+ * an Ed25519 verifier key or its id does not match its name and key. */
+enum ecl_status ecl_note_verifier_key_parse(const char *vkey, size_t len, size_t *name_len,
+                                            uint8_t pk[ECL_SIGN_PK_LEN]) ECL_WUR;
+/* Signs text (non-empty, '\n'-terminated, no blank line) with the keyring's audit key under the
+ * key name ecl_keyring_origin(kr); appends the whole signed note to out. */
+enum ecl_status ecl_note_sign(const struct ecl_keyring *kr, const char *text, size_t text_len,
+                              struct ecl_buf *out) ECL_WUR;
+/* Verifies a signed note against one key: ECL_OK when a signature line with this name and key
+ * id verifies over the text; *text_len is then the length of the signed text.  ECL_ERR_INVALID
+ * for a malformed note, ECL_ERR_CRYPTO when no line by this key verifies. */
+enum ecl_status ecl_note_verify(const char *note, size_t len, const char *name,
+                                const uint8_t pk[ECL_SIGN_PK_LEN], size_t *text_len) ECL_WUR;
+
+/* tlog-checkpoint body: "<origin>\n<size>\n<base64 root>\n"; appended to out. */
+enum ecl_status ecl_checkpoint_format(const char *origin, uint64_t size,
+                                      const uint8_t root[ECL_HASH_LEN],
+                                      struct ecl_buf *out) ECL_WUR;
+/* Parses the first three lines of a checkpoint body (extension lines are allowed and ignored);
+ * the origin must equal origin.  ECL_ERR_INVALID otherwise. */
+enum ecl_status ecl_checkpoint_parse(const char *text, size_t len, const char *origin,
+                                     uint64_t *size, uint8_t root[ECL_HASH_LEN]) ECL_WUR;
 
 #endif
