@@ -33,8 +33,11 @@ enum ecl_audit_kind {
     ECL_AUDIT_SHUTDOWN,
     ECL_AUDIT_KEY_EVENT,
     ECL_AUDIT_LOG_CREATED,
+    ECL_AUDIT_ACCESS_REFUSED, /* access.refused: 401/403 and other refusals before a decision */
+    ECL_AUDIT_DATASET_INFO,   /* dataset.info: dataset list, description, explain */
+    ECL_AUDIT_AUDIT_READ,     /* audit.read: an auditor read the log */
 };
-#define ECL_AUDIT_KIND_COUNT 12
+#define ECL_AUDIT_KIND_COUNT 15
 
 enum ecl_audit_channel {
     ECL_AUDIT_CH_NONE = 0, /* the gateway itself (start-up, shutdown) */

@@ -18,6 +18,9 @@ static const char *const kind_names[] = {
     [ECL_AUDIT_SHUTDOWN] = "shutdown",
     [ECL_AUDIT_KEY_EVENT] = "key.event",
     [ECL_AUDIT_LOG_CREATED] = "log.created",
+    [ECL_AUDIT_ACCESS_REFUSED] = "access.refused",
+    [ECL_AUDIT_DATASET_INFO] = "dataset.info",
+    [ECL_AUDIT_AUDIT_READ] = "audit.read",
 };
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == ECL_AUDIT_KIND_COUNT, "kinds");
 

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "http/http.h"
+#include "api/app.h"
 #include "http/log.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -54,49 +55,6 @@ parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
-/* Until the audit writer is wired in, refusals are logged (codes and ids only). */
-static void
-log_refusal(void *arg, const struct ecl_http_req *req, unsigned status, const char *reason)
-{
-    const struct ecl_principal *p = ecl_http_req_principal(req);
-    char hex[2 * ECL_PRINCIPAL_ID_LEN + 1];
-    struct ecl_logline l;
-
-    (void)arg;
-    ecl_log_begin(&l, ECL_LOG_WARN, "refusal");
-    ecl_log_str(&l, "request_id", ecl_http_req_id(req));
-    ecl_log_str(&l, "route", ecl_http_req_route(req));
-    ecl_log_u64(&l, "status", status);
-    ecl_log_str(&l, "reason", reason);
-    if (p != NULL) {
-        ecl_hex(p->id, sizeof p->id, hex);
-        ecl_log_str(&l, "principal", hex);
-    }
-    ecl_log_end(&l);
-}
-
-/* Ready while both LMDB maps have room (a full map cannot commit: fail closed). */
-static int
-health(void *arg, const char **reason)
-{
-    struct ecl_store *store = arg;
-    size_t ru = 0;
-    size_t rs = 0;
-    size_t au = 0;
-    size_t as = 0;
-
-    ecl_store_map_usage(store, &ru, &rs, &au, &as);
-    if (as == 0 || au > as / 100 * 95) {
-        *reason = "the audit log cannot be written (map full or unavailable)";
-        return 0;
-    }
-    if (rs == 0 || ru > rs / 100 * 95) {
-        *reason = "the record store is unavailable or nearly full";
-        return 0;
-    }
-    return 1;
-}
-
 int
 ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
 {
@@ -111,9 +69,7 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct ecl_http_config cfg;
-    struct ecl_keyring *kr = NULL;
-    struct ecl_store *store = NULL;
-    struct ecl_http_server *srv = NULL;
+    struct ecl_app app;
     struct ecl_logline l;
     sigset_t sigs;
     enum ecl_status st;
@@ -162,7 +118,7 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
         serve_usage(stderr);
         return EX_USAGE;
     }
-    rc = ecl_cli_open(cli, ECL_STORE_DEFAULT, &kr, &store);
+    rc = ecl_app_open(&app, cli->data_dir, cli->have_key_src ? &cli->key_src : NULL);
     if (rc != 0) {
         return rc;
     }
@@ -175,14 +131,7 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    cfg.store = store;
-    cfg.kr = kr;
-    cfg.routes = ecl_http_ops_routes;
-    cfg.nroutes = ecl_http_ops_nroutes;
-    cfg.on_refusal = log_refusal;
-    cfg.health = health;
-    cfg.health_arg = store;
-    st = ecl_http_server_start(&cfg, &srv);
+    st = ecl_app_start_http(&app, &cfg);
     if (st == ECL_ERR_PERM) {
         fprintf(stderr, "ecluse: plain HTTP only on a loopback address; give --tls-cert and "
                         "--tls-key, or --allow-insecure-http\n");
@@ -197,7 +146,7 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
     }
     ecl_log_begin(&l, ECL_LOG_INFO, "listening");
     ecl_log_str(&l, "listen", cfg.listen);
-    ecl_log_u64(&l, "port", ecl_http_server_port(srv));
+    ecl_log_u64(&l, "port", ecl_http_server_port(app.http));
     ecl_log_str(&l, "tls", cfg.tls_cert != NULL ? "on" : "off");
     ecl_log_end(&l);
 
@@ -208,17 +157,22 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
         if (sig != SIGHUP) {
             break;
         }
-        st = cfg.tls_cert != NULL ? ecl_http_server_reload_tls(srv) : ECL_OK;
+        st = cfg.tls_cert != NULL ? ecl_http_server_reload_tls(app.http) : ECL_OK;
         ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
                     st == ECL_OK ? "TLS certificate and key reloaded"
                                  : "TLS reload failed; the previous certificate stays in use");
+        /* a policy activated with the CLI takes effect on SIGHUP */
+        st = ecl_app_reload_policy(&app);
+        ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
+                    st == ECL_OK ? "active policy reloaded"
+                                 : "policy reload failed; the previous policy stays in force");
     }
     ecl_log_msg(ECL_LOG_INFO, "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    ecl_http_server_stop(srv);
-    ecl_log_msg(ECL_LOG_INFO, "stopped", "graceful shutdown complete");
     rc = EX_OK;
 out:
-    ecl_store_close(store);
-    ecl_keyring_free(kr);
+    ecl_app_close(&app);
+    if (rc == EX_OK) {
+        ecl_log_msg(ECL_LOG_INFO, "stopped", "graceful shutdown complete");
+    }
     return rc;
 }

@@ -61,6 +61,10 @@ enum ecl_http_problem {
 enum ecl_http_problem ecl_http_problem_of_status(enum ecl_status st);
 unsigned ecl_http_problem_status(enum ecl_http_problem p);
 const char *ecl_http_problem_slug(enum ecl_http_problem p);
+/* Appends the problem+json body, instance = request id; reason (a static sentence, may be
+ * NULL) becomes an extension member. */
+enum ecl_status ecl_http_problem_body(enum ecl_http_problem p, const char *request_id,
+                                      const char *reason, struct ecl_buf *out) ECL_WUR;
 
 /* ---- responses ----------------------------------------------------------------------------- */
 

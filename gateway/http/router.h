@@ -70,9 +70,5 @@ void ecl_http_allow_format(unsigned allow, char *out, size_t cap);
 /* Problem table (problem.c). */
 const char *ecl_http_problem_title(enum ecl_http_problem p);
 const char *ecl_http_problem_detail(enum ecl_http_problem p);
-/* Appends the problem+json body, instance = request id; reason (a static sentence, may be
- * NULL) becomes an extension member. */
-enum ecl_status ecl_http_problem_body(enum ecl_http_problem p, const char *request_id,
-                                      const char *reason, struct ecl_buf *out) ECL_WUR;
 
 #endif

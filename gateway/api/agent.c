@@ -1,0 +1,24 @@
+/* Agent API (REST): placeholder until the agent handlers land in this session. */
+#include "app.h"
+
+enum ecl_status
+ecl_api_agent_init(struct ecl_app *app)
+{
+    (void)app;
+    return ECL_OK;
+}
+
+void
+ecl_api_agent_free(struct ecl_app *app)
+{
+    (void)app;
+}
+
+size_t
+ecl_api_agent_routes(struct ecl_app *app, struct ecl_http_route *out, size_t cap)
+{
+    (void)app;
+    (void)out;
+    (void)cap;
+    return 0;
+}
