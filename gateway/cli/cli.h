@@ -48,4 +48,12 @@ int ecl_cmd_principal(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv);
 int ecl_cmd_audit(struct ecl_cli *cli, int argc, char **argv);
 
+/* Serving (cmd_serve.c): block SIGTERM/SIGINT/SIGHUP before any thread starts, then, once the
+ * app serves, log "listening" and handle signals until SIGTERM or SIGINT (SIGHUP reloads TLS
+ * and the active policy).  Shared by serve and demo. */
+struct ecl_app;
+struct ecl_http_config;
+void ecl_serve_block_signals(void);
+void ecl_serve_loop(struct ecl_app *app, const struct ecl_http_config *cfg);
+
 #endif

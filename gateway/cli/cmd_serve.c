@@ -55,6 +55,59 @@ parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
+/* Signals are handled synchronously by the thread that called this, through sigwait: block
+ * them before any other thread starts (every thread inherits the mask). */
+void
+ecl_serve_block_signals(void)
+{
+    sigset_t sigs;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void
+ecl_serve_loop(struct ecl_app *app, const struct ecl_http_config *cfg)
+{
+    struct ecl_logline l;
+    enum ecl_status st;
+    sigset_t sigs;
+    int sig = 0;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    ecl_log_begin(&l, ECL_LOG_INFO, "listening");
+    ecl_log_str(&l, "listen", cfg->listen);
+    ecl_log_u64(&l, "port", ecl_http_server_port(app->http));
+    ecl_log_str(&l, "tls", cfg->tls_cert != NULL ? "on" : "off");
+    ecl_log_end(&l);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0) {
+            continue;
+        }
+        if (sig != SIGHUP) {
+            break;
+        }
+        st = cfg->tls_cert != NULL ? ecl_http_server_reload_tls(app->http) : ECL_OK;
+        ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
+                    st == ECL_OK ? "TLS certificate and key reloaded"
+                                 : "TLS reload failed; the previous certificate stays in use");
+        /* a policy activated with the CLI takes effect on SIGHUP */
+        st = ecl_app_reload_policy(app);
+        ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
+                    st == ECL_OK ? "active policy reloaded"
+                                 : "policy reload failed; the previous policy stays in force");
+    }
+    ecl_log_msg(ECL_LOG_INFO, "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
 int
 ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
 {
@@ -70,12 +123,9 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
     };
     struct ecl_http_config cfg;
     struct ecl_app app;
-    struct ecl_logline l;
-    sigset_t sigs;
     enum ecl_status st;
     int c;
     int rc;
-    int sig = 0;
 
     memset(&cfg, 0, sizeof cfg);
     cfg.listen = DEFAULT_LISTEN;
@@ -118,18 +168,11 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
         serve_usage(stderr);
         return EX_USAGE;
     }
+    ecl_serve_block_signals();
     rc = ecl_app_open(&app, cli->data_dir, cli->have_key_src ? &cli->key_src : NULL);
     if (rc != 0) {
         return rc;
     }
-    /* block the signals before any thread starts: every thread inherits the mask, and only
-     * this thread receives them, through sigwait */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     st = ecl_app_start_http(&app, &cfg);
     if (st == ECL_ERR_PERM) {
@@ -144,30 +187,7 @@ ecl_cmd_serve(struct ecl_cli *cli, int argc, char **argv)
         rc = st == ECL_ERR_INVALID ? EX_USAGE : EX_UNAVAILABLE;
         goto out;
     }
-    ecl_log_begin(&l, ECL_LOG_INFO, "listening");
-    ecl_log_str(&l, "listen", cfg.listen);
-    ecl_log_u64(&l, "port", ecl_http_server_port(app.http));
-    ecl_log_str(&l, "tls", cfg.tls_cert != NULL ? "on" : "off");
-    ecl_log_end(&l);
-
-    for (;;) {
-        if (sigwait(&sigs, &sig) != 0) {
-            continue;
-        }
-        if (sig != SIGHUP) {
-            break;
-        }
-        st = cfg.tls_cert != NULL ? ecl_http_server_reload_tls(app.http) : ECL_OK;
-        ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
-                    st == ECL_OK ? "TLS certificate and key reloaded"
-                                 : "TLS reload failed; the previous certificate stays in use");
-        /* a policy activated with the CLI takes effect on SIGHUP */
-        st = ecl_app_reload_policy(&app);
-        ecl_log_msg(st == ECL_OK ? ECL_LOG_INFO : ECL_LOG_ERROR, "reload",
-                    st == ECL_OK ? "active policy reloaded"
-                                 : "policy reload failed; the previous policy stays in force");
-    }
-    ecl_log_msg(ECL_LOG_INFO, "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    ecl_serve_loop(&app, &cfg);
     rc = EX_OK;
 out:
     ecl_app_close(&app);
