@@ -1,9 +1,13 @@
 /* Opening and closing the running gateway, its health and its refusal accounting. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "http/log.h"
@@ -53,6 +57,29 @@ ecl_app_reload_policy(struct ecl_app *app)
     return st;
 }
 
+/* One gateway per data directory: two audit writers would refuse each other's commits. */
+static int
+lock_data_dir(const char *data_dir)
+{
+    char path[4096];
+    int fd;
+
+    if (snprintf(path, sizeof path, "%s/gateway.lock", data_dir) >= (int)sizeof path) {
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "ecluse: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "ecluse: another gateway is serving %s\n", data_dir);
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
 int
 ecl_app_open(struct ecl_app *app, const char *data_dir, const struct ecl_key_source *src)
 {
@@ -61,6 +88,10 @@ ecl_app_open(struct ecl_app *app, const char *data_dir, const struct ecl_key_sou
     memset(app, 0, sizeof *app);
     app->data_dir = data_dir;
     app->now = wall_now;
+    app->lock_fd = lock_data_dir(data_dir);
+    if (app->lock_fd < 0) {
+        return app->lock_fd == -2 ? EX_TEMPFAIL : EX_CANTCREAT;
+    }
     st = ecl_keyring_load(data_dir, src, &app->kr);
     if (st != ECL_OK) {
         return ecl_status_exit_code(st);
@@ -108,8 +139,14 @@ ecl_app_close(struct ecl_app *app)
     ecl_api_dpo_free(app);
     ecl_api_agent_free(app);
     if (app->audit != NULL) {
-        if (startup_event(app, ECL_AUDIT_SHUTDOWN, "gateway stopped") != ECL_OK) {
-            ecl_log_msg(ECL_LOG_ERROR, "shutdown", "the shutdown entry could not be written");
+        const char *why = NULL;
+        if (!ecl_audit_health(app->audit, &why)) {
+            ecl_log_msg(ECL_LOG_ERROR, "shutdown", why);
+        } else {
+            enum ecl_status st = startup_event(app, ECL_AUDIT_SHUTDOWN, "gateway stopped");
+            if (st != ECL_OK) {
+                ecl_log_msg(ECL_LOG_ERROR, "shutdown", ecl_status_name(st));
+            }
         }
         ecl_audit_close(app->audit);
     }
@@ -124,6 +161,9 @@ ecl_app_close(struct ecl_app *app)
     }
     if (app->kr != NULL) {
         ecl_keyring_free(app->kr);
+    }
+    if (app->lock_fd > 0) {
+        close(app->lock_fd);
     }
     memset(app, 0, sizeof *app);
 }

@@ -35,6 +35,7 @@ struct ecl_app {
     struct ecl_api_agent_state *agent; /* owned by agent.c: limits, pseudonym index writer */
     struct ecl_api_dpo_state *dpo;     /* owned by dpo.c */
     int64_t (*now)(void); /* wall clock, seconds (tests of validity windows use real time) */
+    int lock_fd;          /* flock on DATA/gateway.lock: one gateway per data directory */
 };
 
 /* Opens the store, the keyring (with secrets), the records, the audit writer (recording a

@@ -26,13 +26,17 @@ demo_data_usage(FILE *f)
 static void
 demo_usage(FILE *f)
 {
-    fprintf(f, "usage: ecluse [--data DIR] demo [--seed N] [--size N]\n"
+    fprintf(f, "usage: ecluse [--data DIR] demo [--seed N] [--size N] [--listen ADDR:PORT]\n"
+               "                                [--threads N] [--prepare-only]\n"
                "\n"
                "Prepares a demo data directory (default ./demo-data unless --data or\n"
                "$ECLUSE_DATA is given): creates it with `init` when missing, creates the\n"
                "citizens and benefits datasets and imports a generated population of N people\n"
-               "(default 10000, seed 1) through the same path as `ecluse import`. A directory\n"
-               "that is already prepared is left as it is.\n");
+               "(default 10000, seed 1) through the same path as `ecluse import`, and stores\n"
+               "the demo policy (demo/policy.json) when no policy is active. A directory that\n"
+               "is already prepared is left as it is. Then, unless --prepare-only, it creates\n"
+               "fresh demo keys (revoking the previous ones), prints them with example\n"
+               "requests, and serves on ADDR:PORT (default 127.0.0.1:8443) until Ctrl-C.\n");
 }
 
 static int
@@ -270,18 +274,69 @@ out:
 int
 ecl_cmd_demo(struct ecl_cli *cli, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"seed", required_argument, NULL, 's'},
+        {"size", required_argument, NULL, 'n'},
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"prepare-only", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     uint64_t seed = 1;
     uint64_t size = 10000;
+    uint64_t threads = 0;
+    const char *listen = "127.0.0.1:8443";
     const char *env = getenv("ECLUSE_DATA");
+    int prepare_only = 0;
     int now = 0;
-    int rc = demo_opts(argc, argv, &seed, &size, NULL, demo_usage);
+    int rc;
+    int c;
 
-    if (rc != 0) {
-        return rc < 0 ? EX_OK : rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (parse_u64("--seed", optarg, UINT64_MAX, &seed) != 0) {
+                return EX_USAGE;
+            }
+            break;
+        case 'n':
+            if (parse_u64("--size", optarg, ECL_DEMO_MAX_SIZE, &size) != 0 || size == 0) {
+                fprintf(stderr, "ecluse: --size is at least 1\n");
+                return EX_USAGE;
+            }
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 't':
+            if (parse_u64("--threads", optarg, ECL_HTTP_MAX_THREADS, &threads) != 0) {
+                return EX_USAGE;
+            }
+            break;
+        case 'p':
+            prepare_only = 1;
+            break;
+        case 'h':
+            demo_usage(stdout);
+            return EX_OK;
+        default:
+            demo_usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        demo_usage(stderr);
+        return EX_USAGE;
     }
     /* the demo has its own default directory, so that it never touches ./ecluse-data */
     if ((env == NULL || *env == 0) && strcmp(cli->data_dir, "./ecluse-data") == 0) {
         cli->data_dir = "./demo-data";
     }
-    return ecl_demo_prepare(cli, seed, size, &now);
+    rc = ecl_demo_prepare(cli, seed, size, &now);
+    if (rc != EX_OK || prepare_only) {
+        return rc;
+    }
+    return ecl_demo_serve(cli, seed, listen, (unsigned)threads);
 }
