@@ -140,4 +140,15 @@ enum {
     ECL_DEMO_MAX_SIZE = 10000000,     /* people in a generated demo population */
 };
 
+/* streamed HTTP bodies and the auditor API (gateway/api/auditor.c) */
+enum {
+    ECL_HTTP_STREAM_BLOCK = 32 << 10,    /* bytes handed to libmicrohttpd per read */
+    ECL_HTTP_STREAM_PIECE_MAX = 1 << 20, /* bytes one fill call may produce */
+    ECL_AUDITOR_PAGE_DEFAULT = 100,      /* entries per page without ?limit */
+    ECL_AUDITOR_PAGE_MAX = 1000,         /* ?limit of GET /v1/audit/entries */
+    ECL_AUDITOR_EXPORT_BATCH = 64,       /* entries decrypted per export fill */
+    ECL_AUDITOR_REPORT_MAX = 10000,      /* accesses in one Art. 15 report */
+    ECL_AUDITOR_POLICY_CACHE = 16,       /* policy versions kept while building a report */
+};
+
 #endif
