@@ -143,7 +143,7 @@ enum {
 /* streamed HTTP bodies and the auditor API (gateway/api/auditor.c) */
 enum {
     ECL_HTTP_STREAM_BLOCK = 32 << 10,    /* bytes handed to libmicrohttpd per read */
-    ECL_HTTP_STREAM_PIECE_MAX = 1 << 20, /* bytes one fill call may produce */
+    ECL_HTTP_STREAM_PIECE_MAX = 4 << 20, /* bytes one fill call may produce */
     ECL_AUDITOR_PAGE_DEFAULT = 100,      /* entries per page without ?limit */
     ECL_AUDITOR_PAGE_MAX = 1000,         /* ?limit of GET /v1/audit/entries */
     ECL_AUDITOR_EXPORT_BATCH = 64,       /* entries decrypted per export fill */
