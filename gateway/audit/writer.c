@@ -97,9 +97,8 @@ item_free(struct item *it)
 /* Rebuilds the writer's state from the store: the tree's right edge (one node per set bit of
  * the size), the last entry's time, and checks that the latest checkpoint is this tree's. */
 static enum ecl_status
-recover(struct ecl_audit *a)
+recover_in(struct ecl_audit *a, struct ecl_audit_txn *t)
 {
-    struct ecl_audit_txn *t = NULL;
     struct ecl_audit_header h;
     struct ecl_view v;
     uint8_t root[ECL_HASH_LEN];
@@ -109,10 +108,9 @@ recover(struct ecl_audit *a)
     size_t text_len = 0;
     enum ecl_status st;
 
-    ECL_GUARD(ecl_audit_db_begin(a->store, &t));
     st = ecl_audit_db_size(t, &size);
     if (st != ECL_OK || size == 0) {
-        goto out;
+        return st;
     }
     ecl_merkle_frontier_init(&a->fr);
     for (unsigned l = 0; l < ECL_MERKLE_MAX_DEPTH && st == ECL_OK; l++) {
@@ -154,9 +152,52 @@ recover(struct ecl_audit *a)
     if (st != ECL_OK) {
         st = st == ECL_ERR_NOMEM || st == ECL_ERR_IO ? st : ECL_ERR_INVALID;
     }
-out:
+    return st;
+}
+
+static enum ecl_status
+recover(struct ecl_audit *a)
+{
+    struct ecl_audit_txn *t = NULL;
+    enum ecl_status st;
+
+    ECL_GUARD(ecl_audit_db_begin(a->store, &t));
+    st = recover_in(a, t);
     ecl_audit_db_end(t);
     return st;
+}
+
+/* Starts the batch's write transaction.  Another process (an `ecluse` administrative command
+ * next to a running server) may have appended since this writer last looked: the tree state is
+ * then re-read under the write lock -- checking the other writer's checkpoint against its tree
+ * -- so that this batch follows those entries.  LMDB serialises write transactions across
+ * processes, so nobody can append between this read and the commit. */
+static enum ecl_status
+write_begin(struct ecl_audit *a, struct ecl_audit_txn **out)
+{
+    struct ecl_audit_txn *t = NULL;
+    struct ecl_merkle_frontier keep = a->fr;
+    uint64_t last = a->last_time;
+    uint64_t size = 0;
+    enum ecl_status st;
+
+    ECL_GUARD(ecl_audit_db_begin_write(a->store, &t));
+    st = ecl_audit_db_size(t, &size);
+    if (st == ECL_OK && size != a->fr.size) {
+        st = size > a->fr.size ? recover_in(a, t) : ECL_ERR_INVALID;
+        if (st != ECL_OK) {
+            a->fr = keep;
+        }
+        if (a->last_time < last) {
+            a->last_time = last;
+        }
+    }
+    if (st != ECL_OK) {
+        ecl_audit_db_end(t);
+        return st;
+    }
+    *out = t;
+    return ECL_OK;
 }
 
 /* Rows of one batch point into one arena sized up front, so no pointer moves. */
@@ -229,7 +270,8 @@ token_is_zero(const uint8_t *t)
 static enum ecl_status
 commit_batch(struct ecl_audit *a, struct item **items, size_t n)
 {
-    struct ecl_merkle_frontier fr = a->fr;
+    struct ecl_audit_txn *wt = NULL;
+    struct ecl_merkle_frontier fr;
     struct ecl_merkle_node done[ECL_MERKLE_MAX_DEPTH + 1];
     struct ecl_buf *leaves = NULL;
     struct ecl_buf body;
@@ -238,13 +280,19 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
     uint8_t root[ECL_HASH_LEN];
     uint8_t leaf_hash[ECL_HASH_LEN];
     uint64_t t = a->now_ms(a->now_arg);
-    uint64_t old_size = fr.size;
+    uint64_t old_size;
     size_t ntok = 0;
-    enum ecl_status st = ECL_OK;
+    enum ecl_status st;
 
     memset(&b, 0, sizeof b);
     ecl_buf_init(&body, ECL_NOTE_MAX_BYTES);
     ecl_buf_init(&note, ECL_NOTE_MAX_BYTES);
+    st = write_begin(a, &wt);
+    if (st != ECL_OK) {
+        goto out;
+    }
+    fr = a->fr;
+    old_size = fr.size;
     if (t < a->last_time) {
         t = a->last_time; /* times never decrease, even if the clock steps back */
     }
@@ -318,13 +366,15 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
         }
     }
     if (st == ECL_OK) {
-        st = ecl_audit_db_commit(a->store, old_size, fr.size, b.rows, b.nrows);
+        st = ecl_audit_db_commit_txn(wt, old_size, fr.size, b.rows, b.nrows);
+        wt = NULL;
     }
     if (st == ECL_OK) {
         a->fr = fr;
         a->last_time = t;
     }
 out:
+    ecl_audit_db_end(wt);
     if (leaves != NULL) {
         for (size_t i = 0; i < n; i++) {
             ecl_buf_free(&leaves[i]);

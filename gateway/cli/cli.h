@@ -2,7 +2,10 @@
 #ifndef ECL_CLI_H
 #define ECL_CLI_H
 
+#include <stdint.h>
+
 #include "ecl/crypto.h"
+#include "ecl/limits.h"
 #include "ecl/status.h"
 #include "store/store.h"
 
@@ -55,5 +58,25 @@ struct ecl_app;
 struct ecl_http_config;
 void ecl_serve_block_signals(void);
 void ecl_serve_loop(struct ecl_app *app, const struct ecl_http_config *cfg);
+/* Audit entries of the administrative commands (gateway/cli/cli_audit.c). */
+struct ecl_audit_event;
+struct ecl_schema;
+/* Appends ev (channel CLI, principal "cli:<unix user>", role "operator" filled in) durably to
+ * the audit log, also while a server runs.  Returns 0, or prints why and returns a sysexits
+ * code. */
+int ecl_cli_audit_event(struct ecl_store *store, const struct ecl_keyring *kr,
+                        struct ecl_audit_event *ev);
+/* The identifier normalised as schema s's subject field normalises it (what audit entries
+ * name); 0, or -1 when empty once normalised.  Wipe out after use. */
+int ecl_cli_audit_subject(const struct ecl_schema *s, const char *id, size_t len,
+                          char out[ECL_SUBJECT_ID_MAX_LEN + 1]);
+
+/* policy.change: "policy version N <what>" with the version and its content hash (hex). */
+int ecl_cli_audit_policy(struct ecl_store *store, const struct ecl_keyring *kr, uint64_t version,
+                         const char *hash_hex, const char *what);
+/* principal.change: "principal <id> (<name>, role <role>) <what>". */
+struct ecl_principal;
+int ecl_cli_audit_principal(struct ecl_store *store, const struct ecl_keyring *kr,
+                            const struct ecl_principal *p, const char *what);
 
 #endif

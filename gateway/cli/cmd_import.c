@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "audit/audit.h"
 #include "records_cli.h"
 
 static void
@@ -35,6 +36,7 @@ ecl_cmd_import(struct ecl_cli *cli, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct ecl_cli_records h;
+    struct ecl_import_result res;
     const char *dataset = NULL;
     const char *format = NULL;
     enum ecl_import_format fmt = ECL_IMPORT_JSONL;
@@ -77,7 +79,19 @@ ecl_cmd_import(struct ecl_cli *cli, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    rc = ecl_cli_import_file(h.rec, dataset, argv[optind], fmt);
+    rc = ecl_cli_import_file(h.rec, dataset, argv[optind], fmt, &res);
+    if (rc == 0) {
+        struct ecl_audit_event ev;
+        char detail[160];
+        memset(&ev, 0, sizeof ev);
+        ev.kind = ECL_AUDIT_RECORDS_IMPORT;
+        ev.dataset = dataset;
+        snprintf(detail, sizeof detail, "imported %llu records (%llu new, %llu updated)",
+                 (unsigned long long)res.records, (unsigned long long)res.inserted,
+                 (unsigned long long)res.updated);
+        ev.detail = detail;
+        rc = ecl_cli_audit_event(h.store, h.kr, &ev);
+    }
     ecl_cli_records_close(&h);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "audit/audit.h"
 #include "records_cli.h"
 
 static void
@@ -20,6 +21,30 @@ objection_usage(FILE *f)
                "identifier from standard input.\n");
 }
 
+/* The objection entry: the purpose, the change, the identifier only inside the encrypted
+ * payload. */
+static int
+audit_objection(struct ecl_cli_records *h, const char *dataset, const char *norm,
+                const char *purpose, enum ecl_objection_op op, enum ecl_change changed)
+{
+    struct ecl_audit_event ev;
+    const char *subjects[1] = {norm};
+    const char *what = op == ECL_OBJECTION_ADD
+                           ? (changed == ECL_CHANGED ? "recorded" : "already recorded")
+                           : (changed == ECL_CHANGED ? "removed" : "not recorded");
+    char detail[96];
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ECL_AUDIT_OBJECTION;
+    ev.dataset = dataset;
+    ev.purpose = purpose;
+    ev.subjects = subjects;
+    ev.nsubjects = 1;
+    snprintf(detail, sizeof detail, "objection %s", what);
+    ev.detail = detail;
+    return ecl_cli_audit_event(h->store, h->kr, &ev);
+}
+
 int
 ecl_cmd_objection(struct ecl_cli *cli, int argc, char **argv)
 {
@@ -33,6 +58,7 @@ ecl_cmd_objection(struct ecl_cli *cli, int argc, char **argv)
     struct ecl_purposes purposes;
     uint8_t skey[ECL_SUBJECT_KEY_LEN];
     char id[ECL_SUBJECT_ID_MAX_LEN + 1];
+    char norm[ECL_SUBJECT_ID_MAX_LEN + 1];
     const char *dataset = NULL;
     const char *verb;
     enum ecl_change changed = ECL_UNCHANGED;
@@ -87,13 +113,23 @@ ecl_cmd_objection(struct ecl_cli *cli, int argc, char **argv)
     if (st == ECL_OK) {
         st = ecl_records_subject_key(h.rec, s, id, len, skey);
     }
+    if (st == ECL_OK && !list && ecl_cli_audit_subject(s, id, len, norm) != 0) {
+        st = ECL_ERR_INVALID;
+    }
     ecl_wipe(id, sizeof id);
     if (st == ECL_OK && list) {
         st = ecl_records_objections_get(h.rec, dataset, skey, &purposes);
     } else if (st == ECL_OK) {
         st = ecl_records_objection_set(h.rec, dataset, skey, op, argv[1], &changed);
     }
+    if (st == ECL_OK && !list) {
+        rc = audit_objection(&h, dataset, norm, argv[1], op, changed);
+    }
+    ecl_wipe(norm, sizeof norm);
     ecl_cli_records_close(&h);
+    if (st == ECL_OK && rc != 0) {
+        return rc;
+    }
     switch (st) {
     case ECL_OK:
         break;

@@ -255,6 +255,7 @@ cmd_set(struct ecl_cli *cli, int argc, char **argv)
     if (rc == 0) {
         printf("policy version %llu is active (blake2b-256 %s)\n", (unsigned long long)meta.version,
                meta.hash);
+        rc = ecl_cli_audit_policy(store, kr, meta.version, meta.hash, "set and activated");
     }
     ecl_policy_free(p);
     ecl_policy_db_schemas_free(schemas, n);
@@ -432,7 +433,10 @@ cmd_activate(struct ecl_cli *cli, int argc, char **argv)
     } else if (st != ECL_OK) {
         rc = ecl_cli_fail("cannot activate the version", st);
     } else {
+        struct ecl_policy_meta meta;
         printf("policy version %llu is active\n", (unsigned long long)version);
+        st = ecl_policy_db_get(store, version, NULL, &meta);
+        rc = ecl_cli_audit_policy(store, kr, version, st == ECL_OK ? meta.hash : NULL, "activated");
     }
     ecl_store_close(store);
     ecl_keyring_free(kr);

@@ -106,6 +106,7 @@ cmd_add(struct ecl_cli *cli, int argc, char **argv)
                key.text);
         fflush(stdout);
         fprintf(stderr, "ecluse: store this key now; it cannot be shown again\n");
+        rc = ecl_cli_audit_principal(store, kr, &p, "added");
     }
     ecl_wipe(&key, sizeof key);
     ecl_store_close(store);
@@ -158,6 +159,7 @@ ecl_cmd_principal(struct ecl_cli *cli, int argc, char **argv)
             char hex[2 * ECL_PRINCIPAL_ID_LEN + 1];
             ecl_hex(p.id, sizeof p.id, hex);
             printf("revoked %s (%s)\n", hex, p.name);
+            rc = ecl_cli_audit_principal(store, kr, &p, "revoked");
         }
     }
     ecl_store_close(store);

@@ -89,6 +89,15 @@ int
 ecl_cli_import_stream(struct ecl_records *rec, const char *dataset, const char *label, FILE *f,
                       enum ecl_import_format format)
 {
+    struct ecl_import_result res;
+
+    return ecl_cli_import_stream_result(rec, dataset, label, f, format, &res);
+}
+
+int
+ecl_cli_import_stream_result(struct ecl_records *rec, const char *dataset, const char *label,
+                             FILE *f, enum ecl_import_format format, struct ecl_import_result *out)
+{
     struct ecl_import_error err;
     struct ecl_import_result res;
     int tty = isatty(STDERR_FILENO);
@@ -121,12 +130,13 @@ ecl_cli_import_stream(struct ecl_records *rec, const char *dataset, const char *
     printf("imported %llu records into %s (%llu new, %llu updated) in %.1f s\n",
            (unsigned long long)res.records, dataset, (unsigned long long)res.inserted,
            (unsigned long long)res.updated, now_s() - t0);
+    *out = res;
     return EX_OK;
 }
 
 int
 ecl_cli_import_file(struct ecl_records *rec, const char *dataset, const char *path,
-                    enum ecl_import_format format)
+                    enum ecl_import_format format, struct ecl_import_result *out)
 {
     FILE *f = stdin;
     int rc;
@@ -138,7 +148,7 @@ ecl_cli_import_file(struct ecl_records *rec, const char *dataset, const char *pa
             return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
         }
     }
-    rc = ecl_cli_import_stream(rec, dataset, path, f, format);
+    rc = ecl_cli_import_stream_result(rec, dataset, path, f, format, out);
     if (f != stdin) {
         fclose(f);
     }

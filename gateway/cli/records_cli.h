@@ -30,12 +30,16 @@ void ecl_cli_records_close(struct ecl_cli_records *h);
 int ecl_cli_subject_arg(const char *arg, char out[ECL_SUBJECT_ID_MAX_LEN + 1], size_t *len);
 
 /* Imports FILE ("-" for standard input) into dataset and prints the outcome; a progress line on
- * stderr when stderr is a terminal.  Returns a sysexits code. */
+ * stderr when stderr is a terminal.  Returns a sysexits code; *out gets the counts on success. */
 int ecl_cli_import_file(struct ecl_records *rec, const char *dataset, const char *path,
-                        enum ecl_import_format format);
+                        enum ecl_import_format format, struct ecl_import_result *out);
 /* The same from an open stream (borrowed); label names it in messages. */
 int ecl_cli_import_stream(struct ecl_records *rec, const char *dataset, const char *label, FILE *f,
                           enum ecl_import_format format);
+/* The same, with the counts in *out on success (for the records.import audit entry). */
+int ecl_cli_import_stream_result(struct ecl_records *rec, const char *dataset, const char *label,
+                                 FILE *f, enum ecl_import_format format,
+                                 struct ecl_import_result *out);
 
 /* ---- demo population (gateway/cli/demo_data.c) --------------------------------------------- */
 

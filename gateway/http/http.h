@@ -68,6 +68,12 @@ enum ecl_status ecl_http_problem_body(enum ecl_http_problem p, const char *reque
 
 /* ---- responses ----------------------------------------------------------------------------- */
 
+/* A streamed body's producer: appends the next piece (at most ECL_HTTP_STREAM_PIECE_MAX bytes)
+ * to out, which is empty on each call.  Appending nothing with ECL_OK ends the body; any other
+ * status aborts the response (the client sees a truncated chunked body).  Called from an HTTP
+ * thread, one call at a time. */
+typedef enum ecl_status (*ecl_http_stream_fn)(void *arg, struct ecl_buf *out);
+
 struct ecl_http_header {
     char name[32];
     char value[ECL_HTTP_HEADER_VALUE_MAX_LEN + 1];
@@ -84,6 +90,10 @@ struct ecl_http_resp {
     enum ecl_http_problem problem; /* when set by ecl_http_resp_problem */
     int is_problem;
     const char *reason; /* optional static sentence added as the "reason" member of a problem */
+    /* streamed body (ecl_http_resp_stream): owned by the response until it is sent */
+    ecl_http_stream_fn stream_fn;
+    void *stream_arg;
+    void (*stream_free)(void *arg);
 };
 
 void ecl_http_resp_init(struct ecl_http_resp *r);
@@ -97,6 +107,13 @@ enum ecl_status ecl_http_resp_set(struct ecl_http_resp *r, unsigned status,
 /* Sets a problem+json body; instance is filled with the request id when the response is
  * sent, so a handler needs no request to build one.  Never fails (falls back to a fixed body). */
 void ecl_http_resp_problem(struct ecl_http_resp *r, enum ecl_http_problem p);
+/* Sets status and a streamed body (chunked transfer encoding): fill produces it piece by piece
+ * while it is sent, so memory does not grow with the body (one piece and one
+ * ECL_HTTP_STREAM_BLOCK at a time).  The response takes arg: free_fn (may be NULL) releases it
+ * exactly once, after the last fill, when the connection ends early, or when the response is
+ * freed or set to something else without being sent.  content_type must be a static string. */
+void ecl_http_resp_stream(struct ecl_http_resp *r, unsigned status, const char *content_type,
+                          ecl_http_stream_fn fill, void *arg, void (*free_fn)(void *arg));
 
 /* ---- requests ------------------------------------------------------------------------------ */
 

@@ -7,6 +7,7 @@
  * before any body byte is read (DESIGN.md section 7). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,9 +53,22 @@ ecl_http_resp_init(struct ecl_http_resp *r)
     ecl_buf_init(&r->body, ECL_HTTP_MAX_RESPONSE_BYTES);
 }
 
+/* Releases a streamed body that was not handed to libmicrohttpd. */
+static void
+stream_drop(struct ecl_http_resp *r)
+{
+    if (r->stream_fn != NULL && r->stream_free != NULL) {
+        r->stream_free(r->stream_arg);
+    }
+    r->stream_fn = NULL;
+    r->stream_arg = NULL;
+    r->stream_free = NULL;
+}
+
 void
 ecl_http_resp_free(struct ecl_http_resp *r)
 {
+    stream_drop(r);
     ecl_buf_free(&r->body);
     r->nheaders = 0;
     r->status = 0;
@@ -100,6 +114,7 @@ enum ecl_status
 ecl_http_resp_set(struct ecl_http_resp *r, unsigned status, const char *content_type,
                   const void *body, size_t len)
 {
+    stream_drop(r);
     ecl_buf_reset(&r->body);
     r->body.len = 0;
     r->is_problem = 0;
@@ -111,12 +126,110 @@ ecl_http_resp_set(struct ecl_http_resp *r, unsigned status, const char *content_
 void
 ecl_http_resp_problem(struct ecl_http_resp *r, enum ecl_http_problem p)
 {
+    stream_drop(r);
     ecl_buf_reset(&r->body);
     r->body.len = 0;
     r->is_problem = 1;
     r->problem = p;
     r->status = ecl_http_problem_status(p);
     r->content_type = "application/problem+json";
+}
+
+void
+ecl_http_resp_stream(struct ecl_http_resp *r, unsigned status, const char *content_type,
+                     ecl_http_stream_fn fill, void *arg, void (*free_fn)(void *arg))
+{
+    stream_drop(r);
+    ecl_buf_reset(&r->body);
+    r->body.len = 0;
+    r->is_problem = 0;
+    r->status = status;
+    r->content_type = content_type;
+    r->stream_fn = fill;
+    r->stream_arg = arg;
+    r->stream_free = free_fn;
+}
+
+/* A streamed body while libmicrohttpd sends it: one piece buffered at a time. */
+struct stream {
+    ecl_http_stream_fn fn;
+    void *arg;
+    void (*free_fn)(void *arg);
+    struct ecl_buf piece;
+    size_t off;
+    int ended;
+};
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    size_t n;
+
+    (void)pos;
+    while (s->off == s->piece.len) {
+        if (s->ended) {
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        ecl_buf_reset(&s->piece);
+        s->piece.len = 0;
+        s->off = 0;
+        if (s->fn(s->arg, &s->piece) != ECL_OK) {
+            s->ended = 1;
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (s->piece.len == 0) {
+            s->ended = 1;
+        }
+    }
+    n = s->piece.len - s->off;
+    if (n > max) {
+        n = max;
+    }
+    if (n > (size_t)SSIZE_MAX) {
+        n = (size_t)SSIZE_MAX;
+    }
+    memcpy(buf, s->piece.ptr + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+static void
+stream_free(void *cls)
+{
+    struct stream *s = cls;
+
+    if (s->free_fn != NULL) {
+        s->free_fn(s->arg);
+    }
+    ecl_buf_free(&s->piece);
+    free(s);
+}
+
+/* Moves r's streamed body into a libmicrohttpd response; NULL on failure (the body released). */
+static struct MHD_Response *
+stream_response(struct ecl_http_resp *r)
+{
+    struct stream *s = calloc(1, sizeof *s);
+    struct MHD_Response *mr;
+
+    if (s == NULL) {
+        stream_drop(r);
+        return NULL;
+    }
+    s->fn = r->stream_fn;
+    s->arg = r->stream_arg;
+    s->free_fn = r->stream_free;
+    r->stream_fn = NULL;
+    r->stream_arg = NULL;
+    r->stream_free = NULL;
+    ecl_buf_init(&s->piece, ECL_HTTP_STREAM_PIECE_MAX);
+    mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, ECL_HTTP_STREAM_BLOCK, stream_read, s,
+                                           stream_free);
+    if (mr == NULL) {
+        stream_free(s);
+    }
+    return mr;
 }
 
 /* ---- request accessors --------------------------------------------------------------------- */
@@ -296,6 +409,7 @@ send_resp(struct ecl_http_req *req)
     struct ecl_http_resp *r = &req->resp;
     struct MHD_Response *mr;
     enum MHD_Result ret = MHD_YES;
+    int streamed;
     char allow[96];
 
     if (r->status < 100 || r->status > 599) {
@@ -310,12 +424,18 @@ send_resp(struct ecl_http_req *req)
             r->body.len = 0;
         }
     }
-    mr = MHD_create_response_from_buffer(r->body.len, r->body.len ? r->body.ptr : (void *)"",
-                                         MHD_RESPMEM_MUST_COPY);
+    streamed = r->stream_fn != NULL && !r->is_problem;
+    if (streamed) {
+        mr = stream_response(r);
+    } else {
+        stream_drop(r);
+        mr = MHD_create_response_from_buffer(r->body.len, r->body.len ? r->body.ptr : (void *)"",
+                                             MHD_RESPMEM_MUST_COPY);
+    }
     if (mr == NULL) {
         return MHD_NO;
     }
-    if (r->content_type != NULL && r->body.len > 0) {
+    if (r->content_type != NULL && (r->body.len > 0 || streamed)) {
         ret &= add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     }
     ret &= add_header(mr, "X-Request-Id", req->id);

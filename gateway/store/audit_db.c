@@ -201,15 +201,47 @@ ecl_audit_db_scan(struct ecl_audit_txn *t, enum ecl_audit_table table, const voi
 }
 
 enum ecl_status
+ecl_audit_db_begin_write(struct ecl_store *s, struct ecl_audit_txn **out)
+{
+    struct ecl_audit_txn *t;
+    int rc;
+
+    if (s->readonly) {
+        return ECL_ERR_PERM;
+    }
+    t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        return ECL_ERR_NOMEM;
+    }
+    rc = mdb_txn_begin(s->aud_env, NULL, 0, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return ecl_store_mdb_status(rc);
+    }
+    t->s = s;
+    *out = t;
+    return ECL_OK;
+}
+
+static enum ecl_status commit_in(MDB_txn *txn, struct ecl_store *s, uint64_t old_size,
+                                 uint64_t new_size, const struct ecl_audit_db_row *rows,
+                                 size_t nrows);
+
+enum ecl_status
+ecl_audit_db_commit_txn(struct ecl_audit_txn *t, uint64_t old_size, uint64_t new_size,
+                        const struct ecl_audit_db_row *rows, size_t nrows)
+{
+    enum ecl_status st = commit_in(t->txn, t->s, old_size, new_size, rows, nrows);
+
+    free(t); /* commit_in committed or aborted the transaction */
+    return st;
+}
+
+enum ecl_status
 ecl_audit_db_commit(struct ecl_store *s, uint64_t old_size, uint64_t new_size,
                     const struct ecl_audit_db_row *rows, size_t nrows)
 {
     MDB_txn *txn = NULL;
-    uint64_t cur = 0;
-    uint8_t size_be[8];
-    MDB_val k;
-    MDB_val v;
-    enum ecl_status st;
     int rc;
 
     if (s->readonly) {
@@ -219,6 +251,19 @@ ecl_audit_db_commit(struct ecl_store *s, uint64_t old_size, uint64_t new_size,
     if (rc != 0) {
         return ecl_store_mdb_status(rc);
     }
+    return commit_in(txn, s, old_size, new_size, rows, nrows);
+}
+
+static enum ecl_status
+commit_in(MDB_txn *txn, struct ecl_store *s, uint64_t old_size, uint64_t new_size,
+          const struct ecl_audit_db_row *rows, size_t nrows)
+{
+    uint64_t cur = 0;
+    uint8_t size_be[8];
+    MDB_val k;
+    MDB_val v;
+    enum ecl_status st;
+
     st = read_size(txn, s, &cur);
     if (st == ECL_OK && cur != old_size) {
         st = ECL_ERR_CONFLICT;

@@ -78,4 +78,14 @@ struct ecl_audit_db_row {
 enum ecl_status ecl_audit_db_commit(struct ecl_store *s, uint64_t old_size, uint64_t new_size,
                                     const struct ecl_audit_db_row *rows, size_t nrows) ECL_WUR;
 
+/* The same in two steps, for a writer that must read the current tree state under the write
+ * lock (another process may write to the log too): ecl_audit_db_begin_write starts a write
+ * transaction (waiting for any other process's write to finish) whose handle the read
+ * functions above accept, and ecl_audit_db_commit_txn writes rows, commits durably and frees
+ * the handle whatever the outcome (ecl_audit_db_end aborts it instead). */
+enum ecl_status ecl_audit_db_begin_write(struct ecl_store *s, struct ecl_audit_txn **out) ECL_WUR;
+enum ecl_status ecl_audit_db_commit_txn(struct ecl_audit_txn *t, uint64_t old_size,
+                                        uint64_t new_size, const struct ecl_audit_db_row *rows,
+                                        size_t nrows) ECL_WUR;
+
 #endif

@@ -140,6 +140,17 @@ enum {
     ECL_DEMO_MAX_SIZE = 10000000,     /* people in a generated demo population */
 };
 
+/* streamed HTTP bodies and the auditor API (gateway/api/auditor.c) */
+enum {
+    ECL_HTTP_STREAM_BLOCK = 32 << 10,    /* bytes handed to libmicrohttpd per read */
+    ECL_HTTP_STREAM_PIECE_MAX = 4 << 20, /* bytes one fill call may produce */
+    ECL_AUDITOR_PAGE_DEFAULT = 100,      /* entries per page without ?limit */
+    ECL_AUDITOR_PAGE_MAX = 1000,         /* ?limit of GET /v1/audit/entries */
+    ECL_AUDITOR_EXPORT_BATCH = 64,       /* entries decrypted per export fill */
+    ECL_AUDITOR_REPORT_MAX = 10000,      /* accesses in one Art. 15 report */
+    ECL_AUDITOR_POLICY_CACHE = 16,       /* policy versions kept while building a report */
+};
+
 /* the agent API and the disclosure path (gateway/api/disclose.c, docs/api.md) */
 enum {
     ECL_QUERY_SCAN_MAX = 5000,           /* records examined (decrypted) by one query request */
