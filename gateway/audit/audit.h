@@ -36,8 +36,9 @@ enum ecl_audit_kind {
     ECL_AUDIT_ACCESS_REFUSED, /* access.refused: 401/403 and other refusals before a decision */
     ECL_AUDIT_DATASET_INFO,   /* dataset.info: dataset list, description, explain */
     ECL_AUDIT_AUDIT_READ,     /* audit.read: an auditor read the log */
+    ECL_AUDIT_POLICY_READ,    /* policy.read: a DPO read policies, approvals or simulated one */
 };
-#define ECL_AUDIT_KIND_COUNT 15
+#define ECL_AUDIT_KIND_COUNT 16
 
 enum ecl_audit_channel {
     ECL_AUDIT_CH_NONE = 0, /* the gateway itself (start-up, shutdown) */

@@ -21,6 +21,7 @@ static const char *const kind_names[] = {
     [ECL_AUDIT_ACCESS_REFUSED] = "access.refused",
     [ECL_AUDIT_DATASET_INFO] = "dataset.info",
     [ECL_AUDIT_AUDIT_READ] = "audit.read",
+    [ECL_AUDIT_POLICY_READ] = "policy.read",
 };
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == ECL_AUDIT_KIND_COUNT, "kinds");
 

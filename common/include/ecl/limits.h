@@ -165,4 +165,19 @@ enum {
     ECL_PSEUDO_QUEUE_MAX = 4096,         /* pseudonym index entries waiting for the writer */
 };
 
+/* the DPO API (gateway/api/dpo*.c) and its approvals (gateway/store/approvals.h) */
+enum {
+    ECL_APPROVAL_ID_LEN = 16,              /* random bytes of an approval id (32 hex digits) */
+    ECL_APPROVAL_TTL_S = 24 * 3600,        /* an approval is usable for a day after its request */
+    ECL_APPROVAL_RETAIN_S = 7 * 24 * 3600, /* finished approvals are kept (listed) a week */
+    ECL_APPROVALS_MAX = 1000,              /* approvals kept in the store */
+    ECL_REID_JUSTIFICATION_MIN_LEN = 10,   /* bytes of a re-identification justification */
+    ECL_REID_JUSTIFICATION_MAX_LEN = 500,
+    ECL_DPO_JSON_MAX_BYTES = 64 << 10, /* body of re-identification and approval requests */
+    ECL_SIMULATE_MAX_BODY_BYTES = (4 << 20) + (1 << 20), /* a policy and a window or requests */
+    ECL_SIMULATE_MAX_REQUESTS = 1000,                    /* given requests of one simulation */
+    ECL_SIMULATE_MAX_ENTRIES = 100000, /* audit entries replayed by one simulation */
+    ECL_SIMULATE_MAX_GROUPS = 1000,    /* distinct (agent, purpose, dataset, flags) reported */
+};
+
 #endif
