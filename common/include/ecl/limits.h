@@ -140,4 +140,12 @@ enum {
     ECL_DEMO_MAX_SIZE = 10000000,     /* people in a generated demo population */
 };
 
+/* listening socket (gateway/http): pending connections the kernel queues before accept; MHD's
+ * default is SOMAXCONN from the C headers (128), and a burst of more connections than that
+ * (a client pool opening at once) gets its SYNs dropped and retried a second later. The
+ * kernel caps it at net.core.somaxconn. */
+enum {
+    ECL_HTTP_LISTEN_BACKLOG = 1024,
+};
+
 #endif
