@@ -4,6 +4,8 @@
 # seconds, records per second, peak RSS (/usr/bin/time -v: heap plus the pages of the mapped
 # store that were touched) and peak anonymous RSS (heap only, sampled from /proc every 0.1 s).
 # usage: bench/import.sh [SIZE]      (ECLUSE_BIN overrides build/normal/gateway/ecluse)
+# KEEP_DIR=DIR (absent before the run) keeps the generated files and the imported data directory
+# as DIR/gen and DIR/data (bench/run caches them for the end-to-end and query benchmarks).
 # Prints numbers only; never asserts timings.  Needs /usr/bin/time (Debian package "time").
 set -euo pipefail
 size=${1:-1000000}
@@ -48,3 +50,7 @@ for d in citizens benefits; do
     "$d" "$size" "$mb" "$secs" "$rate" $((rss / 1024)) $((anon / 1024))
 done
 printf 'store size on disk: %s\n' "$(du -sh "$work/data/records" | cut -f1)"
+if [ -n "${KEEP_DIR:-}" ]; then
+  mkdir "$KEEP_DIR"
+  mv "$work/gen" "$work/data" "$KEEP_DIR/"
+fi

@@ -1119,7 +1119,8 @@ ecl_http_server_start(const struct ecl_http_config *cfg, struct ecl_http_server 
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ECL_HTTP_MAX_HEADER_BYTES,                     \
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,              \
         on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, srv,                        \
-        MHD_OPTION_STRICT_FOR_CLIENT, (int)1
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_LISTEN_BACKLOG_SIZE,                      \
+        (unsigned)ECL_HTTP_LISTEN_BACKLOG
     if (srv->tls != NULL) {
         srv->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, on_access, srv, ECL_MHD_COMMON_OPTIONS,

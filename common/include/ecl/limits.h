@@ -151,6 +151,14 @@ enum {
     ECL_AUDITOR_POLICY_CACHE = 16,       /* policy versions kept while building a report */
 };
 
+/* listening socket (gateway/http): pending connections the kernel queues before accept; MHD's
+ * default is SOMAXCONN from the C headers (128), and a burst of more connections than that
+ * (a client pool opening at once) gets its SYNs dropped and retried a second later. The
+ * kernel caps it at net.core.somaxconn. */
+enum {
+    ECL_HTTP_LISTEN_BACKLOG = 1024,
+};
+
 /* the agent API and the disclosure path (gateway/api/disclose.c, docs/api.md) */
 enum {
     ECL_QUERY_SCAN_MAX = 5000,           /* records examined (decrypted) by one query request */
