@@ -181,6 +181,9 @@ on_refusal(void *arg, const struct ecl_http_req *req, unsigned status, const cha
     memset(&ev, 0, sizeof ev);
     ev.kind = ECL_AUDIT_ACCESS_REFUSED;
     ecl_api_event_from_req(req, &ev, idbuf);
+    if (strcmp(ecl_http_req_route(req), "/mcp") == 0) {
+        ev.channel = ECL_AUDIT_CH_MCP; /* an MCP client's 401/403 (key, role, Origin) */
+    }
     ev.decision = ECL_AUDIT_DENY;
     ev.reason = reason;
     snprintf(detail, sizeof detail, "HTTP %u on %s", status, ecl_http_req_route(req));

@@ -238,6 +238,14 @@ class McpEndToEnd(unittest.TestCase):
         self.assertNotIn("benefits", d.split("Your access:")[1])
         self.assertIn("Your policy grants you no dataset",
                       names[OTHER]["list_datasets"]["description"])
+        # tools/list and the list_datasets tool describe the same access
+        for agent in (AGENT, DESK, OTHER):
+            listed = self.tool("list_datasets", {}, agent=agent)["structuredContent"]["data"]
+            d = names[agent]["list_datasets"]["description"]
+            self.assertEqual(d.count("\n- dataset "), len(listed), agent)
+            for ds in listed:
+                self.assertIn("- dataset %s, purpose %s" % (ds["name"], ", purpose ".join(
+                    p["purpose"] for p in ds["purposes"])), d)
 
     def test_origin_refusal_is_audited(self):
         sid = self.session()
@@ -258,6 +266,7 @@ class McpEndToEnd(unittest.TestCase):
         self.assertEqual(len(found), 1)
         self.assertEqual(found[0]["reason"], "origin_not_allowed")
         self.assertEqual(found[0]["decision"], "deny")
+        self.assertEqual(found[0]["channel"], "mcp")
 
     # ---- same decision and transforms as REST ----
 
