@@ -17,8 +17,9 @@
 /* ---- agent_view ----------------------------------------------------------------------------- */
 
 /* The purpose's obligations object ({"no_training": true, "retain_max_hours": 24, ...}) as the
- * list of strings of the MCP view: "no_training", "retain_max_hours=24".  False flags are left
- * out (they oblige to nothing). */
+ * list of strings of the MCP view: "no_training", "retain_max_hours=24".  False flags and zero
+ * (not stated) are left out: they oblige to nothing.  The same rule as meta.obligations of the
+ * disclose path. */
 static json_t *
 obligations_list(const json_t *obl)
 {
@@ -35,7 +36,7 @@ obligations_list(const json_t *obl)
         int bad = 0;
         if (json_is_true(v)) {
             bad = json_array_append_new(list, json_string(key));
-        } else if (json_is_integer(v)) {
+        } else if (json_is_integer(v) && json_integer_value(v) > 0) {
             (void)snprintf(item, sizeof item, "%.*s=%" JSON_INTEGER_FORMAT, ECL_NAME_MAX_LEN, key,
                            json_integer_value(v));
             bad = json_array_append_new(list, json_string(item));

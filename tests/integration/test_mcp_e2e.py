@@ -129,6 +129,11 @@ class McpEndToEnd(unittest.TestCase):
         for seq in summary["audit_seqs"]:
             e = self.srv.audit_entry(seq)
             self.assertEqual(e["channel"], "mcp", e)
+        for c in calls:
+            if c["audit_seq"] is not None:
+                e = self.srv.audit_entry(c["audit_seq"])
+                self.assertEqual(e["decision"], "deny" if c["expect"] == "refused" else "allow",
+                                 (c, e))
         # the leak check covers what the SDK received too
         self.bodies.append(r.stdout.encode())
         self.check_no_leak(r.stdout.encode())
