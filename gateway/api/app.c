@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "http/log.h"
+#include "mcp_api.h"
 #include "store/policy_db.h"
 
 enum { APP_MAX_ROUTES = 128 };
@@ -121,6 +122,9 @@ ecl_app_open(struct ecl_app *app, const char *data_dir, const struct ecl_key_sou
     if (st == ECL_OK) {
         st = ecl_api_dpo_init(app);
     }
+    if (st == ECL_OK) {
+        st = ecl_api_mcp_init(app);
+    }
     if (st != ECL_OK) {
         fprintf(stderr, "ecluse: cannot open %s: %s\n", data_dir, ecl_status_name(st));
         ecl_app_close(app);
@@ -150,6 +154,7 @@ ecl_app_close(struct ecl_app *app)
         }
         ecl_audit_close(app->audit);
     }
+    ecl_api_mcp_free(app); /* after the writer drained: no tool call is in flight */
     if (app->policy != NULL) {
         ecl_policy_holder_free(app->policy);
     }
@@ -216,6 +221,9 @@ on_refusal(void *arg, const struct ecl_http_req *req, unsigned status, const cha
     memset(&ev, 0, sizeof ev);
     ev.kind = ECL_AUDIT_ACCESS_REFUSED;
     ecl_api_event_from_req(req, &ev, idbuf);
+    if (strcmp(ecl_http_req_route(req), "/mcp") == 0) {
+        ev.channel = ECL_AUDIT_CH_MCP; /* an MCP client's 401/403 (key, role, Origin) */
+    }
     ev.decision = ECL_AUDIT_DENY;
     ev.reason = reason;
     snprintf(detail, sizeof detail, "HTTP %u on %s", status, ecl_http_req_route(req));
@@ -241,6 +249,7 @@ ecl_app_start_http(struct ecl_app *app, struct ecl_http_config *cfg)
     n += ecl_api_agent_routes(app, routes + n, APP_MAX_ROUTES - n);
     n += ecl_api_auditor_routes(app, routes + n, APP_MAX_ROUTES - n);
     n += ecl_api_dpo_routes(app, routes + n, APP_MAX_ROUTES - n);
+    n += ecl_api_mcp_routes(app, routes + n, APP_MAX_ROUTES - n);
     cfg->store = app->store;
     cfg->kr = app->kr;
     cfg->routes = routes;
