@@ -37,7 +37,7 @@ class DpoApiTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="ecl-dpo-")
         cls.data = os.path.join(cls.tmp, "data")
-        r = run("demo", "--size", "20", data=cls.data)
+        r = run("demo", "--prepare-only", "--size", "20", data=cls.data)
         assert r.returncode == 0, r.stderr
         path = os.path.join(cls.tmp, "p1.json")
         with open(path, "w") as f:

@@ -307,7 +307,7 @@ class GatewayTest(unittest.TestCase):
         # its requests can succeed.  demo-data with the same seed gives the same subjects.
         cls.tmp = tempfile.mkdtemp(prefix="ecl-openapi-")
         cls.data = os.path.join(cls.tmp, "data")
-        for args in (("demo", "--size", "20", "--seed", "1"),
+        for args in (("demo", "--prepare-only", "--size", "20", "--seed", "1"),
                      ("policy", "set", os.path.join(SOURCE_DIR, "demo", "policy.json"))):
             r = run(*args, data=cls.data)
             assert r.returncode == 0, r.stderr

@@ -464,12 +464,12 @@ class DemoTest(TempDirTest):
         self.assertEqual(run("demo-data", "--size", "10").returncode, EX_USAGE)
 
     def test_demo_prepares_once(self):
-        r = run("demo", "--size", "50", "--seed", "3", data=self.data)
+        r = run("demo", "--prepare-only", "--size", "50", "--seed", "3", data=self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("demo data ready", r.stdout)
         r = run("dataset", "list", data=self.data)
         self.assertEqual(r.stdout.split(), ["benefits", "50", "citizens", "50"])
-        r = run("demo", "--size", "50", data=self.data)
+        r = run("demo", "--prepare-only", "--size", "50", data=self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("already prepared", r.stdout)
         self.assertEqual(run("dataset", "list", data=self.data).stdout.split(),
