@@ -140,4 +140,18 @@ enum {
     ECL_DEMO_MAX_SIZE = 10000000,     /* people in a generated demo population */
 };
 
+/* the agent API and the disclosure path (gateway/api/disclose.c, docs/api.md) */
+enum {
+    ECL_QUERY_SCAN_MAX = 5000,           /* records examined (decrypted) by one query request */
+    ECL_QUERY_MAX_CONDITIONS = 16,       /* field conditions of one query's where */
+    ECL_QUERY_MAX_IN_VALUES = 256,       /* values of one "in" condition */
+    ECL_QUERY_MAX_PREFIX = 64,           /* bytes of a "prefix" condition */
+    ECL_QUERY_BODY_MAX_BYTES = 64 << 10, /* one query request body */
+    ECL_CURSOR_MAX_LEN = 128,            /* an opaque query cursor (base64url) */
+    ECL_ACTOR_REF_MAX_LEN = 128,         /* On-Behalf-Of and X-Case-Id values */
+    ECL_LIMIT_STRIPES = 16,              /* mutexes of the per-(agent, rule) rate counters */
+    ECL_LIMIT_COUNTERS_MAX = 65536,      /* (agent, rule) counters kept in memory */
+    ECL_PSEUDO_QUEUE_MAX = 4096,         /* pseudonym index entries waiting for the writer */
+};
+
 #endif
