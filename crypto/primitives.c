@@ -86,6 +86,21 @@ b64_encode(const uint8_t *in, size_t in_len, int variant, struct ecl_buf *out)
     return st;
 }
 
+/* 1 when no byte has the high bit set, without a branch on the bytes (API key secrets pass
+ * here).  libsodium 1.0.18's decoder maps every byte 0x80..0xff to a 6-bit value instead of
+ * refusing it (found by tests/fuzz/fuzz_note.c: a second spelling of a checkpoint root, and so
+ * of API keys and tokens); the ASCII bytes outside the alphabet it does refuse. */
+static int
+b64_ascii(const char *in, size_t in_len)
+{
+    unsigned high = 0;
+
+    for (size_t i = 0; i < in_len; i++) {
+        high |= (unsigned char)in[i];
+    }
+    return (high & 0x80u) == 0;
+}
+
 static enum ecl_status
 b64_decode(const char *in, size_t in_len, int variant, struct ecl_buf *out)
 {
@@ -97,6 +112,9 @@ b64_decode(const char *in, size_t in_len, int variant, struct ecl_buf *out)
 
     uint8_t *dst = NULL;
 
+    if (!b64_ascii(in, in_len)) {
+        return ECL_ERR_INVALID;
+    }
     ecl_buf_init(&tmp, max);
     st = ecl_buf_extend(&tmp, max, &dst);
     if (st == ECL_OK && max > 0) {

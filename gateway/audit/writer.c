@@ -35,6 +35,7 @@ struct ecl_audit {
     struct item *head;
     struct item *tail;
     size_t queued;
+    size_t queue_max; /* ECL_AUDIT_QUEUE_MAX, or lower with ECLUSE_AUDIT_QUEUE_MAX (tests) */
     int closing;
     int sealed;
     const char *why;
@@ -47,6 +48,26 @@ struct ecl_audit {
     uint64_t (*now_ms)(void *arg);
     void *now_arg;
 };
+
+/* ECLUSE_AUDIT_QUEUE_MAX lowers the queue cap (1..ECL_AUDIT_QUEUE_MAX) so that the
+ * saturation path (503 audit_queue_full with Retry-After) can be exercised under a modest load
+ * (tests/integration/test_reliability.py, scripts/soak); anything else keeps the default. */
+static size_t
+queue_max_from_env(void)
+{
+    const char *s = getenv("ECLUSE_AUDIT_QUEUE_MAX");
+    char *end = NULL;
+    unsigned long v;
+
+    if (s == NULL || *s == 0) {
+        return ECL_AUDIT_QUEUE_MAX;
+    }
+    v = strtoul(s, &end, 10);
+    if (*end != 0 || v == 0 || v > ECL_AUDIT_QUEUE_MAX) {
+        return ECL_AUDIT_QUEUE_MAX;
+    }
+    return (size_t)v;
+}
 
 static uint64_t
 real_now_ms(void *arg)
@@ -460,6 +481,7 @@ ecl_audit_open(struct ecl_store *store, const struct ecl_keyring *kr, struct ecl
     a->store = store;
     a->kr = kr;
     a->now_ms = real_now_ms;
+    a->queue_max = queue_max_from_env();
     ecl_merkle_frontier_init(&a->fr);
     st = recover(a);
     if (st != ECL_OK) {
@@ -552,7 +574,7 @@ ecl_audit_submit(struct ecl_audit *a, const struct ecl_audit_event *ev, ecl_audi
     pthread_mutex_lock(&a->mu);
     if (a->sealed || a->closing) {
         st = ECL_ERR_SEALED;
-    } else if (a->queued >= ECL_AUDIT_QUEUE_MAX) {
+    } else if (a->queued >= a->queue_max) {
         st = ECL_ERR_LIMIT;
     } else {
         if (a->tail != NULL) {
