@@ -9,6 +9,7 @@
 
 #include "api/app.h"
 #include "assets.h"
+#include "http/log.h"
 #include "cli.h"
 #include "records_cli.h"
 #include "store/policy_db.h"
@@ -127,7 +128,7 @@ rotate_keys(struct ecl_app *app, struct ecl_api_key keys[NDEMO])
 
 static void
 print_banner(const struct ecl_app *app, const char *base, const struct ecl_api_key keys[NDEMO],
-             const char *nir)
+             const char *nir, const char *postcode)
 {
     printf("\nÉcluse demo gateway on %s (data: %s)\n\n", base, app->data_dir);
     printf("Demo keys (new at every start; the previous ones are revoked):\n");
@@ -142,11 +143,13 @@ print_banner(const struct ecl_app *app, const char *base, const struct ecl_api_k
                "    '%s/v1/datasets/citizens/records/%s?purpose=citizen_services'\n\n",
                keys[0].text, base, nir);
     }
-    printf(
-        "  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
-        "    -d '{\"purpose\":\"statistics\",\"where\":{\"postcode\":\"75011\"},\"limit\":5}' \\\n"
-        "    %s/v1/datasets/citizens/query\n\n",
-        keys[2].text, base);
+    if (postcode != NULL) {
+        printf("  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
+               "    -d '{\"purpose\":\"official_statistics\",\"where\":{\"postcode\":\"%s\"},"
+               "\"limit\":5}' \\\n"
+               "    %s/v1/datasets/citizens/query\n\n",
+               keys[2].text, postcode, base);
+    }
     printf("  curl -s -H 'Authorization: Bearer %s' %s/v1/audit/checkpoint\n\n", keys[7].text,
            base);
     printf("  curl -s -H 'Authorization: Bearer %s' %s/v1/policy\n\n", keys[5].text, base);
@@ -156,9 +159,9 @@ print_banner(const struct ecl_app *app, const char *base, const struct ecl_api_k
     fflush(stdout);
 }
 
-/* The identifier of the first generated person, for the example request. */
+/* The identifier and postcode of the first generated person, for the example requests. */
 static void
-first_nir(uint64_t seed, char *out, size_t cap)
+first_person(uint64_t seed, char *out, size_t cap, char *postcode, size_t pcap)
 {
     struct ecl_demo_stats stats;
     char *cbuf = NULL;
@@ -169,12 +172,17 @@ first_nir(uint64_t seed, char *out, size_t cap)
     FILE *b = open_memstream(&bbuf, &blen);
 
     out[0] = 0;
+    postcode[0] = 0;
     if (c != NULL && b != NULL && ecl_demo_generate(seed, 1, c, b, &stats) == ECL_OK &&
         fflush(c) == 0) {
         json_t *rec = json_loadb(cbuf, strcspn(cbuf, "\n"), 0, NULL);
         const char *nir = json_string_value(json_object_get(rec, "nir"));
+        const char *pc = json_string_value(json_object_get(rec, "postcode"));
         if (nir != NULL) {
             snprintf(out, cap, "%s", nir);
+        }
+        if (pc != NULL) {
+            snprintf(postcode, pcap, "%s", pc);
         }
         json_decref(rec);
     }
@@ -196,6 +204,7 @@ ecl_demo_serve(struct ecl_cli *cli, uint64_t seed, const char *listen, unsigned 
     struct ecl_app app;
     char base[128];
     char nir[32];
+    char postcode[16];
     int rc = ensure_policy(cli);
 
     if (rc != 0) {
@@ -222,11 +231,15 @@ ecl_demo_serve(struct ecl_cli *cli, uint64_t seed, const char *listen, unsigned 
         const char *colon = strrchr(listen, ':');
         snprintf(base, sizeof base, "http://%.*s:%u", colon != NULL ? (int)(colon - listen) : 0,
                  listen, ecl_http_server_port(app.http));
-        first_nir(seed, nir, sizeof nir);
-        print_banner(&app, base, keys, nir[0] != 0 ? nir : NULL);
+        first_person(seed, nir, sizeof nir, postcode, sizeof postcode);
+        print_banner(&app, base, keys, nir[0] != 0 ? nir : NULL,
+                     postcode[0] != 0 ? postcode : NULL);
         ecl_serve_loop(&app, &cfg);
     }
     ecl_wipe(keys, sizeof keys);
     ecl_app_close(&app);
+    if (rc == 0) {
+        ecl_log_msg(ECL_LOG_INFO, "stopped", "graceful shutdown complete");
+    }
     return rc;
 }
