@@ -511,6 +511,10 @@ class GatewayTest(unittest.TestCase):
                              path="/v1/datasets/nosuch/records/1?purpose=citizen_services",
                              role="agent")
         self.assertIn(st, (403, 404))
+        st, _, b = self.call("GET", "/v1/datasets/{ds}", path="/v1/datasets/nosuch", role="agent")
+        self.assertEqual((st, b["code"]), (403, "no_rule"))
+        st, _, b = self.call("GET", "/v1/explain", path="/v1/explain?purpose=nosuch", role="agent")
+        self.assertEqual((st, b["code"]), (403, "purpose_not_allowed_for_agent"))
 
     # -- the auditor API ------------------------------------------------------------------------
 
