@@ -669,6 +669,40 @@ class GatewayTest(unittest.TestCase):
             self.skipTest("%d operations not in this build: %s" % (len(names), ", ".join(names)))
 
 
+class NoPolicyTest(unittest.TestCase):
+    """A gateway whose data directory has no policy yet: the answers are declared too."""
+    spec = load_spec()
+
+    def test_no_policy(self):
+        tmp = tempfile.mkdtemp(prefix="ecl-openapi-np-")
+        data = os.path.join(tmp, "data")
+        try:
+            self.assertEqual(run("init", data=data).returncode, 0)
+            keys = {}
+            for name, role in (("np-dpo", "dpo"), ("np-agent", "agent")):
+                r = run("principal", "add", name, "--role", role, data=data)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                keys[role] = dict(x.split(": ", 1) for x in r.stdout.splitlines())["key"]
+            srv = Server(data)
+            try:
+                for method, tmpl, role, body, code in (
+                        ("GET", "/v1/policy", "dpo", None, (404, "no_such_version")),
+                        ("PUT", "/v1/policy", "dpo", {}, (428, "if_match_required")),
+                        ("GET", "/v1/datasets", "agent", None, (403, "no_policy"))):
+                    h = {"Authorization": "Bearer " + keys[role], "X-Request-Id": "np"}
+                    raw = None
+                    if body is not None:
+                        raw = json.dumps(body).encode()
+                        h["Content-Type"] = "application/json"
+                    st, rh, out = request(srv.port, method, tmpl, body=raw, headers=h)
+                    self.assertEqual(check_response(self.spec, method, tmpl, st, rh, out), [])
+                    self.assertEqual((st, json.loads(out)["code"]), code)
+            finally:
+                self.assertEqual(srv.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     # Exit 77 (ctest SKIP_RETURN_CODE) when everything present passed but operations of the spec
     # are missing from the build: ctest then shows the test as skipped, with their names above.
