@@ -669,6 +669,42 @@ class GatewayTest(unittest.TestCase):
             self.skipTest("%d operations not in this build: %s" % (len(names), ", ".join(names)))
 
 
+class DocsAgreeTest(unittest.TestCase):
+    """The request / answer examples of docs/api.md (a `$ curl` block followed by an
+    `HTTP/1.1 <status>` block with a JSON body) match the spec's declared response."""
+    spec = load_spec()
+
+    def template_of(self, path):
+        for tmpl in self.spec["paths"]:
+            rx = "^" + re.sub(r"\\{[a-z]+\\}", "[^/]+", re.escape(tmpl)) + "$"
+            if re.match(rx, path):
+                return tmpl
+        return None
+
+    def test_api_md_examples(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "api.md"), encoding="utf-8") as f:
+            blocks = re.findall(r"```[a-z]*\n(.*?)```", f.read(), re.S)
+        checked = 0
+        for cmd, answer in zip(blocks, blocks[1:]):
+            m = re.search(r"\$ curl .*?https?://[^/\s\"]+(/[^?\s\"]*)", cmd)
+            a = re.match(r"HTTP/1.1 (\d{3})[^\n]*\n\s*\n(.*)", answer, re.S)
+            if not m or not a:
+                continue
+            method = "POST" if " -d " in cmd else "GET"
+            tmpl = self.template_of(m.group(1))
+            self.assertIsNotNone(tmpl, m.group(1))
+            status, body = int(a.group(1)), json.loads(a.group(2))
+            ctype = "application/problem+json" if status >= 400 else "application/json"
+            h = {"content-type": ctype, "x-request-id": "docs"}
+            if status == 429:
+                h["retry-after"] = "1"
+            errs = check_response(self.spec, method, tmpl, status, h,
+                                  json.dumps(body).encode())
+            self.assertEqual(errs, [], "docs/api.md: %s %s" % (method, m.group(1)))
+            checked += 1
+        self.assertGreaterEqual(checked, 8)
+
+
 class NoPolicyTest(unittest.TestCase):
     """A gateway whose data directory has no policy yet: the answers are declared too."""
     spec = load_spec()
