@@ -49,6 +49,7 @@ struct ecl_audit {
     size_t queue_max; /* ECL_AUDIT_QUEUE_MAX, or lower with ECLUSE_AUDIT_QUEUE_MAX (tests) */
     int closing;
     int sealed;
+    unsigned delay_ms; /* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (tests): sleep before each commit */
     const char *why;
     uint64_t nentries;
     uint64_t ncommits;
@@ -78,6 +79,26 @@ queue_max_from_env(void)
         return ECL_AUDIT_QUEUE_MAX;
     }
     return (size_t)v;
+}
+
+/* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (1..ECL_AUDIT_TEST_DELAY_MAX_MS): the writer sleeps that long
+ * before each commit, so that tests can hold requests suspended while they wait for their entry
+ * (tests/integration/test_shutdown.py stops the server then).  Unset or invalid: no delay. */
+static unsigned
+delay_from_env(void)
+{
+    const char *s = getenv("ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS");
+    char *end = NULL;
+    unsigned long v;
+
+    if (s == NULL || *s == 0) {
+        return 0;
+    }
+    v = strtoul(s, &end, 10);
+    if (*end != 0 || v > ECL_AUDIT_TEST_DELAY_MAX_MS) {
+        return 0;
+    }
+    return (unsigned)v;
 }
 
 static uint64_t
@@ -465,6 +486,11 @@ writer_main(void *arg)
             st = ECL_ERR_SEALED;
         } else {
             pthread_mutex_unlock(&a->mu);
+            if (a->delay_ms > 0) {
+                struct timespec d = {.tv_sec = (time_t)(a->delay_ms / 1000u),
+                                     .tv_nsec = (long)(a->delay_ms % 1000u) * 1000000L};
+                nanosleep(&d, NULL);
+            }
             st = commit_batch(a, batch, n);
             pthread_mutex_lock(&a->mu);
             if (st == ECL_OK) {
@@ -500,6 +526,7 @@ ecl_audit_open(struct ecl_store *store, const struct ecl_keyring *kr, struct ecl
     a->kr = kr;
     a->now_ms = real_now_ms;
     a->queue_max = queue_max_from_env();
+    a->delay_ms = delay_from_env();
     ecl_merkle_frontier_init(&a->fr);
     st = recover(a);
     if (st != ECL_OK) {

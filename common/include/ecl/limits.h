@@ -193,6 +193,7 @@ enum {
 enum {
     ECL_AUDIT_PSEUDO_PER_ENTRY = ECL_AUDIT_SUBJECTS_PER_ENTRY, /* one per released subject */
     ECL_HTTP_THREADS_MIN = 2, /* --threads 1 is raised to 2: one thread stalls past 64 conns */
+    ECL_AUDIT_TEST_DELAY_MAX_MS = 10000, /* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (tests only) */
 };
 
 #endif
