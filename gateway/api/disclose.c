@@ -222,6 +222,7 @@ struct dctx {
     /* the subjects and fields named in the entry */
     char **subjects;
     size_t nsubjects;
+    size_t subjects_cap;
     struct ecl_audit_field afields[ECL_SCHEMA_MAX_FIELDS];
     size_t nafields;
     /* reserved records (limits) */
@@ -445,11 +446,24 @@ add_subject(struct dctx *c, const char *id, size_t len)
         len > ECL_SUBJECT_ID_MAX_LEN) {
         return;
     }
-    if (c->subjects == NULL) {
-        c->subjects = calloc(ECL_AUDIT_SUBJECTS_PER_ENTRY, sizeof *c->subjects);
-        if (c->subjects == NULL) {
+    if (c->nsubjects == c->subjects_cap) {
+        /* grown by copying (pointers only): a record read names one subject, and zeroing room
+         * for ECL_AUDIT_SUBJECTS_PER_ENTRY on every request showed in the profile */
+        size_t cap = c->subjects_cap == 0 ? 4 : c->subjects_cap * 4;
+        char **more;
+        if (cap > ECL_AUDIT_SUBJECTS_PER_ENTRY) {
+            cap = ECL_AUDIT_SUBJECTS_PER_ENTRY;
+        }
+        more = malloc(cap * sizeof *more);
+        if (more == NULL) {
             return;
         }
+        if (c->nsubjects > 0) {
+            memcpy(more, c->subjects, c->nsubjects * sizeof *more);
+        }
+        free(c->subjects);
+        c->subjects = more;
+        c->subjects_cap = cap;
     }
     f = &c->schema->fields[c->schema->subject_field];
     norm = malloc(len + 1);
