@@ -4,8 +4,8 @@
  * refusals included, is described by an audit entry that is durable before the caller gets it.
  *
  * Also the agent API's state: the per-(agent, rule) limit counters (in memory: they restart
- * from zero when the gateway restarts) and the pseudonym index writer (a background thread fed
- * by a bounded queue; see pseudo_offer). */
+ * from zero when the gateway restarts).  Released pseudonyms go into the look-up index in the
+ * same transaction as the audit entry that released them (pseudo_offer). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,69 +36,10 @@ struct limit_stripe {
     size_t n;
 };
 
-struct pq_item {
-    uint8_t key[ECL_PSEUDO_INDEX_KEY_LEN];
-    char dataset[ECL_NAME_MAX_LEN + 1];
-    uint8_t val[ECL_PSEUDO_VALUE_MAX];
-    size_t val_len;
-};
-
-enum { PQ_BATCH = 256 };
-
 struct ecl_api_agent_state {
     uint8_t *cursor_key; /* ecl_secret_alloc */
     struct limit_stripe stripes[ECL_LIMIT_STRIPES];
-    pthread_mutex_t pq_mu;
-    pthread_cond_t pq_cv;
-    struct pq_item *pq; /* ring of ECL_PSEUDO_QUEUE_MAX */
-    size_t pq_head;
-    size_t pq_n;
-    int pq_stop;
-    int pq_started;
-    pthread_t pq_thread;
-    struct ecl_store *store;
 };
-
-static void *
-pq_main(void *arg)
-{
-    struct ecl_api_agent_state *s = arg;
-    struct pq_item *batch = calloc(PQ_BATCH, sizeof *batch);
-    struct ecl_pseudo_entry *ents = calloc(PQ_BATCH, sizeof *ents);
-
-    for (;;) {
-        size_t n = 0;
-        pthread_mutex_lock(&s->pq_mu);
-        while (s->pq_n == 0 && !s->pq_stop) {
-            pthread_cond_wait(&s->pq_cv, &s->pq_mu);
-        }
-        if (s->pq_n == 0 && s->pq_stop) {
-            pthread_mutex_unlock(&s->pq_mu);
-            break;
-        }
-        while (batch != NULL && ents != NULL && s->pq_n > 0 && n < PQ_BATCH) {
-            batch[n++] = s->pq[s->pq_head];
-            s->pq_head = (s->pq_head + 1) % ECL_PSEUDO_QUEUE_MAX;
-            s->pq_n--;
-        }
-        if (batch == NULL || ents == NULL) {
-            s->pq_n = 0; /* no memory: drop; the entries are offered again on the next release */
-        }
-        pthread_mutex_unlock(&s->pq_mu);
-        for (size_t i = 0; i < n; i++) {
-            memcpy(ents[i].key, batch[i].key, sizeof ents[i].key);
-            ents[i].dataset = batch[i].dataset;
-            ents[i].val = batch[i].val;
-            ents[i].val_len = batch[i].val_len;
-        }
-        if (n > 0 && ecl_store_pseudo_put(s->store, ents, n) != ECL_OK) {
-            ecl_log_msg(ECL_LOG_ERROR, "pseudo_index", "pseudonym index entries were not written");
-        }
-    }
-    free(batch);
-    free(ents);
-    return NULL;
-}
 
 enum ecl_status
 ecl_api_agent_init(struct ecl_app *app)
@@ -110,12 +51,9 @@ ecl_api_agent_init(struct ecl_app *app)
     if (s == NULL) {
         return ECL_ERR_NOMEM;
     }
-    s->store = app->store;
-    s->pq = calloc(ECL_PSEUDO_QUEUE_MAX, sizeof *s->pq);
     s->cursor_key = ecl_secret_alloc(ECL_KEY_LEN);
     fk = ecl_keyring_key(app->kr, ECL_KEY_FIELD_INDEX);
-    if (s->pq == NULL || s->cursor_key == NULL || fk == NULL) {
-        free(s->pq);
+    if (s->cursor_key == NULL || fk == NULL) {
         if (s->cursor_key != NULL) {
             ecl_secret_free(s->cursor_key);
         }
@@ -128,16 +66,7 @@ ecl_api_agent_init(struct ecl_app *app)
     for (size_t i = 0; i < ECL_LIMIT_STRIPES; i++) {
         pthread_mutex_init(&s->stripes[i].mu, NULL);
     }
-    pthread_mutex_init(&s->pq_mu, NULL);
-    pthread_cond_init(&s->pq_cv, NULL);
-    if (pthread_create(&s->pq_thread, NULL, pq_main, s) == 0) {
-        s->pq_started = 1;
-    }
     app->agent = s;
-    if (!s->pq_started) {
-        ecl_api_agent_free(app);
-        return ECL_ERR_NOMEM;
-    }
     return ECL_OK;
 }
 
@@ -149,13 +78,6 @@ ecl_api_agent_free(struct ecl_app *app)
     if (s == NULL) {
         return;
     }
-    if (s->pq_started) {
-        pthread_mutex_lock(&s->pq_mu);
-        s->pq_stop = 1;
-        pthread_cond_signal(&s->pq_cv);
-        pthread_mutex_unlock(&s->pq_mu);
-        pthread_join(s->pq_thread, NULL);
-    }
     for (size_t i = 0; i < ECL_LIMIT_STRIPES; i++) {
         struct limit_ctr *c = s->stripes[i].head;
         while (c != NULL) {
@@ -165,31 +87,9 @@ ecl_api_agent_free(struct ecl_app *app)
         }
         pthread_mutex_destroy(&s->stripes[i].mu);
     }
-    pthread_mutex_destroy(&s->pq_mu);
-    pthread_cond_destroy(&s->pq_cv);
-    free(s->pq);
     ecl_secret_free(s->cursor_key);
     free(s);
     app->agent = NULL;
-}
-
-/* Queues an index entry; drops it when the queue is full (the same entry is offered again the
- * next time the record is released, so nothing is lost for good). */
-static void
-pq_push(struct ecl_api_agent_state *s, const uint8_t key[ECL_PSEUDO_INDEX_KEY_LEN],
-        const char *dataset, const uint8_t *val, size_t val_len)
-{
-    pthread_mutex_lock(&s->pq_mu);
-    if (s->pq_n < ECL_PSEUDO_QUEUE_MAX && !s->pq_stop) {
-        struct pq_item *it = &s->pq[(s->pq_head + s->pq_n) % ECL_PSEUDO_QUEUE_MAX];
-        memcpy(it->key, key, ECL_PSEUDO_INDEX_KEY_LEN);
-        snprintf(it->dataset, sizeof it->dataset, "%s", dataset);
-        memcpy(it->val, val, val_len);
-        it->val_len = val_len;
-        s->pq_n++;
-        pthread_cond_signal(&s->pq_cv);
-    }
-    pthread_mutex_unlock(&s->pq_mu);
 }
 
 /* ---- limits --------------------------------------------------------------------------------- */
@@ -322,11 +222,16 @@ struct dctx {
     /* the subjects and fields named in the entry */
     char **subjects;
     size_t nsubjects;
+    size_t subjects_cap;
     struct ecl_audit_field afields[ECL_SCHEMA_MAX_FIELDS];
     size_t nafields;
     /* reserved records (limits) */
     uint64_t reserved;
     uint64_t released;
+    /* pseudonym index rows committed with the entry (pseudo_offer) */
+    struct ecl_audit_pseudo prow1;  /* the row of a record read */
+    struct ecl_audit_pseudo *prows; /* &prow1, or ECL_AUDIT_PSEUDO_PER_ENTRY rows (queries) */
+    size_t nprows;
 };
 
 /* What the writer's callback needs. */
@@ -467,7 +372,8 @@ refuse(struct dctx *c, unsigned status, const char *code, const char *message,
     c->ev.decision = ECL_AUDIT_DENY;
     c->ev.reason = audit_reason != NULL ? audit_reason : code;
     c->ev.response_digest = NULL;
-    c->nafields = 0; /* a refusal releases no field */
+    c->nafields = 0;   /* a refusal releases no field */
+    c->ev.npseudo = 0; /* nor any pseudonym */
     submit(c, p);
 }
 
@@ -540,11 +446,24 @@ add_subject(struct dctx *c, const char *id, size_t len)
         len > ECL_SUBJECT_ID_MAX_LEN) {
         return;
     }
-    if (c->subjects == NULL) {
-        c->subjects = calloc(ECL_AUDIT_SUBJECTS_PER_ENTRY, sizeof *c->subjects);
-        if (c->subjects == NULL) {
+    if (c->nsubjects == c->subjects_cap) {
+        /* grown by copying (pointers only): a record read names one subject, and zeroing room
+         * for ECL_AUDIT_SUBJECTS_PER_ENTRY on every request showed in the profile */
+        size_t cap = c->subjects_cap == 0 ? 4 : c->subjects_cap * 4;
+        char **more;
+        if (cap > ECL_AUDIT_SUBJECTS_PER_ENTRY) {
+            cap = ECL_AUDIT_SUBJECTS_PER_ENTRY;
+        }
+        more = malloc(cap * sizeof *more);
+        if (more == NULL) {
             return;
         }
+        if (c->nsubjects > 0) {
+            memcpy(more, c->subjects, c->nsubjects * sizeof *more);
+        }
+        free(c->subjects);
+        c->subjects = more;
+        c->subjects_cap = cap;
     }
     f = &c->schema->fields[c->schema->subject_field];
     norm = malloc(len + 1);
@@ -694,34 +613,56 @@ transform_record(struct dctx *c, const json_t *record, const unsigned char *retu
 }
 
 /* When the released subject identifier is a pseudonym, makes sure the index can resolve it
- * later: a read first (no write transaction on the request path), then the writer thread. */
+ * later: the row goes into the audit entry's transaction (struct ecl_audit_event.pseudo), so
+ * the pseudonym is resolvable iff that entry is durable, with no second write transaction.
+ * check_first (queries, many rows): skip pseudonyms already indexed instead of sealing them. */
 static void
 pseudo_offer(struct dctx *c, const struct ecl_plan_field *pf, const json_t *ps,
-             const uint8_t skey[ECL_SUBJECT_KEY_LEN])
+             const uint8_t skey[ECL_SUBJECT_KEY_LEN], int check_first)
 {
-    uint8_t ikey[ECL_PSEUDO_INDEX_KEY_LEN];
+    struct ecl_audit_pseudo *row;
     struct ecl_pseudo_target t;
     struct ecl_buf b;
 
     if (pf == NULL || pf->action.kind != ECL_ACT_PSEUDONYMIZE || !json_is_string(ps) ||
-        c->app->agent == NULL) {
+        c->nprows >= ECL_AUDIT_PSEUDO_PER_ENTRY) {
         return;
     }
+    if (c->prows == NULL) {
+        c->prows = &c->prow1;
+    } else if (c->prows == &c->prow1) {
+        struct ecl_audit_pseudo *more = calloc(ECL_AUDIT_PSEUDO_PER_ENTRY, sizeof *more);
+        if (more == NULL) {
+            return; /* offered again the next time the record is released */
+        }
+        more[0] = c->prow1;
+        c->prows = more;
+    }
+    row = &c->prows[c->nprows];
     if (ecl_transform_pseudo_index_key(&c->tctx, &pf->action, json_string_value(ps),
-                                       json_string_length(ps), ikey) != ECL_OK) {
+                                       json_string_length(ps), row->key) != ECL_OK) {
         return;
     }
     ecl_buf_init(&b, ECL_PSEUDO_VALUE_MAX);
-    if (ecl_store_pseudo_get(c->app->store, ikey, c->schema->name, &b) == ECL_ERR_NOT_FOUND) {
-        memset(&t, 0, sizeof t);
-        snprintf(t.dataset, sizeof t.dataset, "%s", c->schema->name);
-        memcpy(t.subject_key, skey, ECL_SUBJECT_KEY_LEN);
-        t.subject_key_len = ECL_SUBJECT_KEY_LEN;
-        ecl_buf_reset(&b);
-        if (ecl_transform_pseudo_seal(&c->tctx, ikey, &t, &b) == ECL_OK) {
-            pq_push(c->app->agent, ikey, c->schema->name, b.ptr, b.len);
-        }
+    if (check_first &&
+        ecl_store_pseudo_get(c->app->store, row->key, c->schema->name, &b) != ECL_ERR_NOT_FOUND) {
+        ecl_buf_free(&b);
+        return;
     }
+    memset(&t, 0, sizeof t);
+    snprintf(t.dataset, sizeof t.dataset, "%s", c->schema->name);
+    memcpy(t.subject_key, skey, ECL_SUBJECT_KEY_LEN);
+    t.subject_key_len = ECL_SUBJECT_KEY_LEN;
+    ecl_buf_reset(&b);
+    if (ecl_transform_pseudo_seal(&c->tctx, row->key, &t, &b) == ECL_OK && b.len > 0 &&
+        b.len <= sizeof row->val) {
+        memcpy(row->val, b.ptr, b.len);
+        row->val_len = b.len;
+        c->nprows++;
+        c->ev.pseudo = c->prows;
+        c->ev.npseudo = c->nprows;
+    }
+    ecl_wipe(&t, sizeof t);
     ecl_buf_free(&b);
 }
 
@@ -875,7 +816,7 @@ op_get(struct dctx *c)
                "transform_failed", 0);
         return;
     }
-    pseudo_offer(c, sp, subj_out, skey);
+    pseudo_offer(c, sp, subj_out, skey, 0);
     json_decref(rec);
     c->released = 1;
     fields_into_event(c, NULL);
@@ -1069,7 +1010,7 @@ op_query(struct dctx *c)
                 goto out;
             }
             if (returned[c->schema->subject_field]) {
-                pseudo_offer(c, sp, subj, keys[i]);
+                pseudo_offer(c, sp, subj, keys[i], 1);
             }
             subject_of(c, rec);
             json_decref(rec);
@@ -1429,6 +1370,9 @@ out:
         free(c->subjects[i]);
     }
     free(c->subjects);
+    if (c->prows != &c->prow1) {
+        free(c->prows);
+    }
     ecl_wipe(c, sizeof *c);
     free(c);
 }

@@ -18,6 +18,7 @@
 #include "ecl/buf.h"
 #include "ecl/crypto.h"
 #include "ecl/status.h"
+#include "store/pseudo.h"
 #include "store/store.h"
 
 enum ecl_audit_kind {
@@ -61,6 +62,14 @@ struct ecl_audit_field {
     enum ecl_action_kind action;
 };
 
+/* One look-up-by-pseudonym index row (ecl_transform_pseudo_index_key, ecl_transform_pseudo_seal
+ * of the released pseudonym). */
+struct ecl_audit_pseudo {
+    uint8_t key[ECL_PSEUDO_INDEX_KEY_LEN];
+    uint8_t val[ECL_PSEUDO_VALUE_MAX];
+    size_t val_len; /* 1..ECL_PSEUDO_VALUE_MAX */
+};
+
 /* What a caller fills in.  Every pointer is borrowed for the duration of the call only
  * (ecl_audit_submit copies what it needs); NULL strings are left out of the entry.  Strings are
  * UTF-8, at most ECL_AUDIT_TEXT_MAX_LEN bytes.  Never put released values here: subjects are
@@ -88,6 +97,12 @@ struct ecl_audit_event {
     const char *request_id;
     const uint8_t *response_digest; /* BLAKE2b-256 of the released body, or NULL */
     const char *detail;             /* administrative events: a sentence without personal data */
+    /* look-up-by-pseudonym index rows of dataset (store/pseudo.h) written in the same LMDB
+     * transaction as this entry, so a pseudonym is resolvable iff the entry that released it is
+     * durable; a row whose key exists is kept.  At most ECL_AUDIT_PSEUDO_PER_ENTRY; not part of
+     * the entry (the verifier ignores the index). */
+    const struct ecl_audit_pseudo *pseudo;
+    size_t npseudo;
 };
 
 struct ecl_audit; /* opaque: the writer */

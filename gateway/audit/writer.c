@@ -14,6 +14,15 @@
 
 #include "entry.h"
 #include "store/audit_db.h"
+#include "store/pseudo.h"
+
+/* A pseudonym index row, copied: database key (index key || dataset) and sealed value. */
+struct prow {
+    uint8_t key[ECL_PSEUDO_DB_KEY_MAX];
+    size_t key_len;
+    uint8_t val[ECL_PSEUDO_VALUE_MAX];
+    size_t val_len;
+};
 
 struct item {
     struct item *next;
@@ -21,6 +30,8 @@ struct item {
     uint8_t principal_token[ECL_AUDIT_TOKEN_LEN];
     uint8_t *tokens;
     size_t ntokens;
+    struct prow *prows;
+    size_t nprows;
     ecl_audit_done_fn done;
     void *arg;
     uint64_t seq;
@@ -38,6 +49,7 @@ struct ecl_audit {
     size_t queue_max; /* ECL_AUDIT_QUEUE_MAX, or lower with ECLUSE_AUDIT_QUEUE_MAX (tests) */
     int closing;
     int sealed;
+    unsigned delay_ms; /* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (tests): sleep before each commit */
     const char *why;
     uint64_t nentries;
     uint64_t ncommits;
@@ -67,6 +79,26 @@ queue_max_from_env(void)
         return ECL_AUDIT_QUEUE_MAX;
     }
     return (size_t)v;
+}
+
+/* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (1..ECL_AUDIT_TEST_DELAY_MAX_MS): the writer sleeps that long
+ * before each commit, so that tests can hold requests suspended while they wait for their entry
+ * (tests/integration/test_shutdown.py stops the server then).  Unset or invalid: no delay. */
+static unsigned
+delay_from_env(void)
+{
+    const char *s = getenv("ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS");
+    char *end = NULL;
+    unsigned long v;
+
+    if (s == NULL || *s == 0) {
+        return 0;
+    }
+    v = strtoul(s, &end, 10);
+    if (*end != 0 || v > ECL_AUDIT_TEST_DELAY_MAX_MS) {
+        return 0;
+    }
+    return (unsigned)v;
 }
 
 static uint64_t
@@ -112,6 +144,7 @@ item_free(struct item *it)
 {
     ecl_buf_free(&it->payload);
     free(it->tokens);
+    free(it->prows);
     free(it);
 }
 
@@ -303,6 +336,7 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
     uint64_t t = a->now_ms(a->now_arg);
     uint64_t old_size;
     size_t ntok = 0;
+    size_t nps = 0;
     enum ecl_status st;
 
     memset(&b, 0, sizeof b);
@@ -319,9 +353,10 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         ntok += items[i]->ntokens + 1;
+        nps += items[i]->nprows;
     }
-    /* per item: entry + up to 65 nodes + tokens; plus the checkpoint */
-    b.cap_rows = n * (2 + ECL_MERKLE_MAX_DEPTH) + ntok + 1;
+    /* per item: entry + up to 65 nodes + tokens + pseudonym rows; plus the checkpoint */
+    b.cap_rows = n * (2 + ECL_MERKLE_MAX_DEPTH) + ntok + nps + 1;
     b.cap = n * (8 + (ECL_MERKLE_MAX_DEPTH + 1) * (ECL_AUDIT_NODE_KEY_LEN + ECL_HASH_LEN)) +
             ntok * ECL_AUDIT_IDX_KEY_LEN + 8;
     b.rows = calloc(b.cap_rows, sizeof *b.rows);
@@ -371,6 +406,10 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
         for (size_t j = 0; j < it->ntokens && st == ECL_OK; j++) {
             st =
                 idx_row(&b, ECL_AUDIT_T_IDX_SUBJECT, it->tokens + j * ECL_AUDIT_TOKEN_LEN, it->seq);
+        }
+        for (size_t j = 0; j < it->nprows && st == ECL_OK; j++) {
+            st = row_add(&b, ECL_AUDIT_T_PSEUDO, it->prows[j].key, it->prows[j].key_len,
+                         it->prows[j].val, it->prows[j].val_len);
         }
     }
     if (st == ECL_OK) {
@@ -447,6 +486,11 @@ writer_main(void *arg)
             st = ECL_ERR_SEALED;
         } else {
             pthread_mutex_unlock(&a->mu);
+            if (a->delay_ms > 0) {
+                struct timespec d = {.tv_sec = (time_t)(a->delay_ms / 1000u),
+                                     .tv_nsec = (long)(a->delay_ms % 1000u) * 1000000L};
+                nanosleep(&d, NULL);
+            }
             st = commit_batch(a, batch, n);
             pthread_mutex_lock(&a->mu);
             if (st == ECL_OK) {
@@ -482,6 +526,7 @@ ecl_audit_open(struct ecl_store *store, const struct ecl_keyring *kr, struct ecl
     a->kr = kr;
     a->now_ms = real_now_ms;
     a->queue_max = queue_max_from_env();
+    a->delay_ms = delay_from_env();
     ecl_merkle_frontier_init(&a->fr);
     st = recover(a);
     if (st != ECL_OK) {
@@ -525,6 +570,34 @@ ecl_audit_set_clock(struct ecl_audit *a, uint64_t (*now_ms)(void *arg), void *ar
     pthread_mutex_unlock(&a->mu);
 }
 
+/* Copies the event's pseudonym index rows (checked) into it. */
+static enum ecl_status
+prows_copy(const struct ecl_audit_event *ev, struct item *it)
+{
+    if (ev->npseudo == 0) {
+        return ECL_OK;
+    }
+    if (ev->pseudo == NULL || ev->npseudo > ECL_AUDIT_PSEUDO_PER_ENTRY) {
+        return ECL_ERR_INVALID;
+    }
+    it->prows = calloc(ev->npseudo, sizeof *it->prows);
+    if (it->prows == NULL) {
+        return ECL_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < ev->npseudo; i++) {
+        const struct ecl_audit_pseudo *p = &ev->pseudo[i];
+        struct prow *r = &it->prows[i];
+        if (p->val_len == 0 || p->val_len > ECL_PSEUDO_VALUE_MAX ||
+            !ecl_store_pseudo_key(p->key, ev->dataset, r->key, &r->key_len)) {
+            return ECL_ERR_INVALID; /* item_free releases prows */
+        }
+        memcpy(r->val, p->val, p->val_len);
+        r->val_len = p->val_len;
+    }
+    it->nprows = ev->npseudo;
+    return ECL_OK;
+}
+
 static enum ecl_status
 item_build(const struct ecl_audit *a, const struct ecl_audit_event *ev, struct item **out)
 {
@@ -536,7 +609,10 @@ item_build(const struct ecl_audit *a, const struct ecl_audit_event *ev, struct i
         return ECL_ERR_NOMEM;
     }
     ecl_buf_init(&it->payload, ECL_AUDIT_ENTRY_MAX_BYTES);
-    st = ecl_audit_payload_build(ev, &it->payload);
+    st = prows_copy(ev, it);
+    if (st == ECL_OK) {
+        st = ecl_audit_payload_build(ev, &it->payload);
+    }
     if (st == ECL_OK && ev->nsubjects > 0) {
         it->tokens = malloc(ev->nsubjects * ECL_AUDIT_TOKEN_LEN);
         st = it->tokens == NULL ? ECL_ERR_NOMEM : ECL_OK;

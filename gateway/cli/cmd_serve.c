@@ -28,7 +28,8 @@ serve_usage(FILE *f)
         "\n"
         "  --listen ADDR:PORT      address to bind (default %s; [::1]:PORT for IPv6;\n"
         "                          port 0 picks a free port, printed in the \"listening\" log)\n"
-        "  --threads N             HTTP worker threads (default: number of cores, max %d)\n"
+        "  --threads N             HTTP worker threads (default: number of cores, min 2,\n"
+        "                          max %d; 1 is raised to 2)\n"
         "  --tls-cert FILE         PEM certificate chain (TLS 1.2 and 1.3 only)\n"
         "  --tls-key FILE          PEM private key; SIGHUP re-reads both files\n"
         "  --allow-insecure-http   allow plain HTTP on a non-loopback address\n"
@@ -86,6 +87,7 @@ ecl_serve_loop(struct ecl_app *app, const struct ecl_http_config *cfg)
     ecl_log_str(&l, "listen", cfg->listen);
     ecl_log_u64(&l, "port", ecl_http_server_port(app->http));
     ecl_log_str(&l, "tls", cfg->tls_cert != NULL ? "on" : "off");
+    ecl_log_u64(&l, "threads", ecl_http_server_threads(app->http));
     ecl_log_end(&l);
 
     for (;;) {

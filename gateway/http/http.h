@@ -212,6 +212,9 @@ enum ecl_status ecl_http_server_start(const struct ecl_http_config *cfg,
                                       struct ecl_http_server **out) ECL_WUR;
 /* The bound port (useful with port 0). */
 unsigned ecl_http_server_port(const struct ecl_http_server *srv);
+/* The worker threads in use: cfg.threads raised to ECL_HTTP_THREADS_MIN, capped at
+ * ECL_HTTP_MAX_THREADS (0: the number of cores). */
+unsigned ecl_http_server_threads(const struct ecl_http_server *srv);
 /* Re-reads the TLS certificate and key files; new handshakes use them, established
  * connections are untouched.  On failure the old ones stay in use.  Thread-safe. */
 enum ecl_status ecl_http_server_reload_tls(struct ecl_http_server *srv) ECL_WUR;

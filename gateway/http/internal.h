@@ -46,6 +46,14 @@ struct ecl_http_server {
     pthread_cond_t pending_cv;
     struct ecl_http_req *pending_head;
     size_t npending;
+    /* shutdown (under async_mu): draining -- no new handler starts, requests are answered 503;
+     * closed -- the pending list was answered, so a handler still running when it returns is
+     * answered 503 at once instead of suspending (MHD aborts on a suspended connection at
+     * MHD_stop_daemon); ndispatching -- handlers running now */
+    int draining;
+    int closed;
+    unsigned threads; /* MHD thread pool size in use */
+    size_t ndispatching;
 
     struct tls_state *tls;
 };

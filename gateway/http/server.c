@@ -704,9 +704,17 @@ pending_remove(struct ecl_http_req *req)
 static enum MHD_Result
 dispatch(struct ecl_http_req *req)
 {
+    struct ecl_http_server *srv = req->srv;
     enum ecl_http_result r;
 
     pthread_mutex_lock(&async_mu);
+    if (srv->draining) {
+        /* stopping: start nothing new (keep-alive clients keep sending) */
+        pthread_mutex_unlock(&async_mu);
+        ecl_http_resp_problem(&req->resp, ECL_PROB_UNAVAILABLE);
+        return send_resp(req);
+    }
+    srv->ndispatching++;
     req->async = ASYNC_RUNNING;
     atomic_fetch_add(&req->refs, 1); /* the completer's */
     pthread_mutex_unlock(&async_mu);
@@ -714,6 +722,8 @@ dispatch(struct ecl_http_req *req)
     r = req->rt->fn(req, &req->resp, req->rt->arg);
 
     pthread_mutex_lock(&async_mu);
+    srv->ndispatching--;
+    pthread_cond_broadcast(&async_cv);
     if (r == ECL_HTTP_DONE) {
         req->async = ASYNC_NONE;
         pthread_mutex_unlock(&async_mu);
@@ -723,6 +733,15 @@ dispatch(struct ecl_http_req *req)
     if (req->async == ASYNC_COMPLETED) {
         /* completed before we could suspend: answer now */
         pthread_mutex_unlock(&async_mu);
+        return send_resp(req);
+    }
+    if (srv->closed) {
+        /* the stop already answered the pending list: never suspend now; the completer's late
+         * call is discarded (forced) */
+        req->forced = 1;
+        req->async = ASYNC_COMPLETED;
+        pthread_mutex_unlock(&async_mu);
+        ecl_http_resp_problem(&req->resp, ECL_PROB_UNAVAILABLE);
         return send_resp(req);
     }
     req->async = ASYNC_SUSPENDED;
@@ -1075,6 +1094,10 @@ ecl_http_server_start(const struct ecl_http_config *cfg, struct ecl_http_server 
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
+    if (threads < ECL_HTTP_THREADS_MIN) {
+        /* one MHD thread stalls once more than 64 connections are open (docs/operations.md) */
+        threads = ECL_HTTP_THREADS_MIN;
+    }
     if (threads > ECL_HTTP_MAX_THREADS) {
         threads = ECL_HTTP_MAX_THREADS;
     }
@@ -1083,6 +1106,7 @@ ecl_http_server_start(const struct ecl_http_config *cfg, struct ecl_http_server 
         return ECL_ERR_NOMEM;
     }
     srv->cfg = *cfg;
+    srv->threads = threads;
     st = ecl_http_router_new(cfg->routes, cfg->nroutes, &srv->router);
     if (st != ECL_OK) {
         free(srv);
@@ -1147,6 +1171,12 @@ ecl_http_server_port(const struct ecl_http_server *srv)
     return srv->port;
 }
 
+unsigned
+ecl_http_server_threads(const struct ecl_http_server *srv)
+{
+    return srv->threads;
+}
+
 enum ecl_status
 ecl_http_server_reload_tls(struct ecl_http_server *srv)
 {
@@ -1175,11 +1205,13 @@ ecl_http_server_stop(struct ecl_http_server *srv)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&async_mu);
-    while (srv->npending > 0) {
+    srv->draining = 1;
+    while (srv->npending > 0 || srv->ndispatching > 0) {
         if (pthread_cond_timedwait(&async_cv, &async_mu, &deadline) == ETIMEDOUT) {
             break;
         }
     }
+    srv->closed = 1;
     /* answer 503 to whatever still waits; its completer's late call is then discarded */
     while (srv->pending_head != NULL) {
         struct ecl_http_req *req = srv->pending_head;

@@ -29,6 +29,8 @@ table_dbi(const struct ecl_store *s, enum ecl_audit_table table)
         return s->a_idx_principal;
     case ECL_AUDIT_T_META:
         return s->a_meta;
+    case ECL_AUDIT_T_PSEUDO:
+        return s->a_pseudo;
     }
     abort();
 }
@@ -263,6 +265,7 @@ commit_in(MDB_txn *txn, struct ecl_store *s, uint64_t old_size, uint64_t new_siz
     MDB_val k;
     MDB_val v;
     enum ecl_status st;
+    int rc;
 
     st = read_size(txn, s, &cur);
     if (st == ECL_OK && cur != old_size) {
@@ -279,7 +282,11 @@ commit_in(MDB_txn *txn, struct ecl_store *s, uint64_t old_size, uint64_t new_siz
         k.mv_data = (void *)(uintptr_t)rows[i].key.ptr;
         v.mv_size = rows[i].val.len;
         v.mv_data = (void *)(uintptr_t)rows[i].val.ptr;
-        st = ecl_store_mdb_status(mdb_put(txn, table_dbi(s, rows[i].table), &k, &v, flags));
+        rc = mdb_put(txn, table_dbi(s, rows[i].table), &k, &v, flags);
+        if (rc == MDB_KEYEXIST && rows[i].table == ECL_AUDIT_T_PSEUDO) {
+            rc = 0; /* the same pseudonym of the same dataset names the same subject */
+        }
+        st = ecl_store_mdb_status(rc);
     }
     if (st == ECL_OK) {
         ecl_put_u64(size_be, new_size);

@@ -7,6 +7,9 @@
  *   idx_subject   token (8) || seq (u64 BE)      -> ""
  *   idx_principal token (8) || seq (u64 BE)      -> ""
  *   meta          "size"                         -> tree size (u64 BE)
+ *   pseudo        index key (32) || dataset      -> sealed target (the look-up-by-pseudonym
+ *                                                   index, pseudo.h; not part of the log: the
+ *                                                   verifier ignores it)
  *
  * Read snapshots are LMDB read transactions (MDB_NOTLS: any thread, one at a time); views they
  * return are valid until ecl_audit_db_end.  Writes happen only in ecl_audit_db_commit, one
@@ -28,8 +31,9 @@ enum ecl_audit_table {
     ECL_AUDIT_T_IDX_SUBJECT,
     ECL_AUDIT_T_IDX_PRINCIPAL,
     ECL_AUDIT_T_META,
+    ECL_AUDIT_T_PSEUDO, /* written with MDB_NOOVERWRITE; an existing key is kept, not an error */
 };
-#define ECL_AUDIT_TABLE_COUNT 6
+#define ECL_AUDIT_TABLE_COUNT 7
 
 enum { ECL_AUDIT_NODE_KEY_LEN = 9, ECL_AUDIT_IDX_KEY_LEN = 16 };
 

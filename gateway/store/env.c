@@ -124,10 +124,22 @@ store_open_dbs(struct ecl_store *s)
     _Static_assert(sizeof aud_names / sizeof aud_names[0] == sizeof aud_dbis / sizeof aud_dbis[0],
                    "audit dbs");
 
+    const char *const pseudo_name[] = {"pseudo"};
+    MDB_dbi *const pseudo_dbi[] = {&s->a_pseudo};
+    enum ecl_status st;
+
     ECL_GUARD(dbi_open(s->rec_env, s->readonly, rec_names, rec_dbis,
                        sizeof rec_names / sizeof rec_names[0]));
-    return dbi_open(s->aud_env, s->readonly, aud_names, aud_dbis,
-                    sizeof aud_names / sizeof aud_names[0]);
+    ECL_GUARD(dbi_open(s->aud_env, s->readonly, aud_names, aud_dbis,
+                       sizeof aud_names / sizeof aud_names[0]));
+    /* added later than the others: a read-only open of an older store goes on without it */
+    st = dbi_open(s->aud_env, s->readonly, pseudo_name, pseudo_dbi, 1);
+    if (st == ECL_OK) {
+        s->has_a_pseudo = 1;
+    } else if (!(s->readonly && st == ECL_ERR_NOT_FOUND)) {
+        return st;
+    }
+    return ECL_OK;
 }
 
 static enum ecl_status

@@ -408,6 +408,133 @@ test_map_full_seals(void **state)
     free(subjects);
 }
 
+/* The look-up-by-pseudonym index rows an event carries are committed in the entry's own
+ * transaction: a row exists exactly when its entry does.  Acknowledged entries have all their
+ * rows; the entry whose commit failed (full map) has none; an existing row is kept; events with
+ * bad rows are refused whole. */
+static void
+pseudo_rows_fill(struct ecl_audit_pseudo *rows, size_t n, unsigned ev_no, uint8_t fill)
+{
+    for (size_t i = 0; i < n; i++) {
+        memset(&rows[i], 0, sizeof rows[i]);
+        rows[i].key[0] = (uint8_t)(ev_no >> 8);
+        rows[i].key[1] = (uint8_t)ev_no;
+        rows[i].key[2] = (uint8_t)(i >> 8);
+        rows[i].key[3] = (uint8_t)i;
+        rows[i].val_len = 200;
+        memset(rows[i].val, fill, rows[i].val_len);
+        rows[i].val[0] = (uint8_t)ev_no;
+    }
+}
+
+/* Rows of rows[0..n) present with their value: n, or how many are present at all when some
+ * are missing (0 when none is). */
+static size_t
+pseudo_rows_present(struct ecl_store *st, const struct ecl_audit_pseudo *rows, size_t n)
+{
+    struct ecl_buf b;
+    size_t found = 0;
+
+    ecl_buf_init(&b, ECL_PSEUDO_VALUE_MAX);
+    for (size_t i = 0; i < n; i++) {
+        ecl_buf_reset(&b);
+        enum ecl_status gst = ecl_store_pseudo_get(st, rows[i].key, "citizens", &b);
+        if (gst == ECL_OK) {
+            assert_int_equal(b.len, rows[i].val_len);
+            assert_memory_equal(b.ptr, rows[i].val, b.len);
+            found++;
+        } else {
+            assert_int_equal(gst, ECL_ERR_NOT_FOUND);
+        }
+    }
+    ecl_buf_free(&b);
+    return found;
+}
+
+static void
+test_pseudo_rows_with_entry(void **state)
+{
+    enum { NEV = 64 };
+    struct env e;
+    struct ecl_audit_event ev;
+    struct ecl_audit_pseudo *rows = calloc(ECL_AUDIT_PSEUDO_PER_ENTRY, sizeof *rows);
+    struct ecl_audit_pseudo again;
+    uint64_t seqs[NEV];
+    uint64_t seq = 0;
+    uint64_t size = 0;
+    enum ecl_status st = ECL_OK;
+    unsigned n = 0;
+
+    (void)state;
+    assert_non_null(rows);
+    memset(&e, 0, sizeof e);
+    e.dir = tu_tmpdir();
+    assert_int_equal(ecl_keyring_create(e.dir, NULL, NULL), ECL_OK);
+    assert_int_equal(ecl_store_create(e.dir), ECL_OK);
+    setenv("ECLUSE_AUDIT_MAP_MB", "2", 1);
+    env_open(&e, 0);
+    event_for(&ev, "p", NULL, 0);
+
+    /* refused whole: too many rows, an empty or oversized value, no dataset */
+    pseudo_rows_fill(rows, 2, 999, 0x11);
+    ev.pseudo = rows;
+    ev.npseudo = ECL_AUDIT_PSEUDO_PER_ENTRY + 1;
+    assert_int_equal(ecl_audit_append_sync(e.a, &ev, &seq), ECL_ERR_INVALID);
+    ev.npseudo = 2;
+    rows[1].val_len = 0;
+    assert_int_equal(ecl_audit_append_sync(e.a, &ev, &seq), ECL_ERR_INVALID);
+    rows[1].val_len = ECL_PSEUDO_VALUE_MAX + 1;
+    assert_int_equal(ecl_audit_append_sync(e.a, &ev, &seq), ECL_ERR_INVALID);
+    rows[1].val_len = 200;
+    ev.dataset = NULL;
+    assert_int_equal(ecl_audit_append_sync(e.a, &ev, &seq), ECL_ERR_INVALID);
+    ev.dataset = "citizens";
+    assert_int_equal(pseudo_rows_present(e.store, rows, 2), 0);
+
+    /* an existing row is kept as it is (and the entry still commits) */
+    ev.npseudo = 1;
+    assert_int_equal(ecl_audit_append_sync(e.a, &ev, &seq), ECL_OK);
+    again = rows[0];
+    again.val[1] = 0x99;
+    ev.pseudo = &again;
+    assert_int_equal(ecl_audit_append_sync(e.a, &ev, &seq), ECL_OK);
+    assert_int_equal(pseudo_rows_present(e.store, rows, 1), 1);
+
+    /* fill the map: every acknowledged entry's rows are there, the failed one's are not */
+    ev.pseudo = rows;
+    ev.npseudo = ECL_AUDIT_PSEUDO_PER_ENTRY;
+    for (n = 0; n < NEV; n++) {
+        pseudo_rows_fill(rows, ECL_AUDIT_PSEUDO_PER_ENTRY, n, 0x5a);
+        st = ecl_audit_append_sync(e.a, &ev, &seqs[n]);
+        if (st != ECL_OK) {
+            break;
+        }
+        assert_int_equal(pseudo_rows_present(e.store, rows, ECL_AUDIT_PSEUDO_PER_ENTRY),
+                         ECL_AUDIT_PSEUDO_PER_ENTRY);
+    }
+    assert_true(n > 0 && n < NEV);
+    assert_int_equal(st, ECL_ERR_FULL);
+    env_close(&e, 0);
+    unsetenv("ECLUSE_AUDIT_MAP_MB");
+    assert_int_equal(ecl_keyring_load(e.dir, NULL, &e.kr), ECL_OK);
+    assert_int_equal(ecl_store_open(e.dir, ECL_STORE_READONLY, &e.store), ECL_OK);
+    assert_int_equal(ecl_audit_tree_size(e.store, &size), ECL_OK);
+    assert_int_equal(size, seqs[n - 1] + 1); /* the failed entry is not in the log... */
+    assert_int_equal(pseudo_rows_present(e.store, rows, ECL_AUDIT_PSEUDO_PER_ENTRY), 0);
+    for (unsigned i = 0; i < n; i++) { /* ...nor its rows; the others' rows survive reopening */
+        pseudo_rows_fill(rows, ECL_AUDIT_PSEUDO_PER_ENTRY, i, 0x5a);
+        assert_int_equal(pseudo_rows_present(e.store, rows, ECL_AUDIT_PSEUDO_PER_ENTRY),
+                         ECL_AUDIT_PSEUDO_PER_ENTRY);
+    }
+    /* the index is not part of the log: the log still verifies */
+    assert_int_equal(verify_failures(&e, ECL_AUDIT_VERIFY_DECRYPT), 0);
+    ecl_store_close(e.store);
+    ecl_keyring_free(e.kr);
+    tu_rmtree(e.dir);
+    free(e.dir);
+    free(rows);
+}
+
 static void
 test_invalid_events_refused(void **state)
 {
@@ -509,6 +636,7 @@ main(void)
         cmocka_unit_test(test_inclusion_of_each_leaf),
         cmocka_unit_test(test_queue_full_refuses),
         cmocka_unit_test(test_map_full_seals),
+        cmocka_unit_test(test_pseudo_rows_with_entry),
         cmocka_unit_test(test_invalid_events_refused),
         cmocka_unit_test(test_identifiers_not_stored_in_clear),
         cmocka_unit_test(test_token_vectors),

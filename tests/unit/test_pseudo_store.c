@@ -176,7 +176,7 @@ test_put_get(void **state)
     ecl_transform_ctx_free(&b);
 }
 
-/* Nothing in the database file gives away a subject key or a pseudonym. */
+/* Nothing in the index's database file gives away a subject key or a pseudonym. */
 static void
 test_no_plaintext_on_disk(void **state)
 {
@@ -193,7 +193,8 @@ test_no_plaintext_on_disk(void **state)
     uint32_t epoch = 0;
 
     ecl_store_close(fx->st);
-    assert_true(asprintf(&path, "%s/records/data.mdb", fx->dir) > 0);
+    /* the index lives in the audit environment (pseudo.h) */
+    assert_true(asprintf(&path, "%s/audit/data.mdb", fx->dir) > 0);
     data = tu_read_file(path, &len);
     ecl_transform_ctx_init(&a, fx->kr, "agent-a", "benefits-check", 1718409600);
     for (int i = 0; i < NSUBJ; i += 97) {

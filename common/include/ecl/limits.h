@@ -188,4 +188,12 @@ enum {
     ECL_SIMULATE_MAX_GROUPS = 1000,    /* distinct (agent, purpose, dataset, flags) reported */
 };
 
+/* one fsync per disclosure (perf): the pseudonym index rows an audit entry carries, and the
+ * smallest HTTP thread pool (gateway/audit/writer.c, gateway/http/server.c) */
+enum {
+    ECL_AUDIT_PSEUDO_PER_ENTRY = ECL_AUDIT_SUBJECTS_PER_ENTRY, /* one per released subject */
+    ECL_HTTP_THREADS_MIN = 2, /* --threads 1 is raised to 2: one thread stalls past 64 conns */
+    ECL_AUDIT_TEST_DELAY_MAX_MS = 10000, /* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (tests only) */
+};
+
 #endif
