@@ -168,7 +168,7 @@ keys_rotate(struct ecl_cli *cli, int argc, char **argv)
     int c;
     enum ecl_status st = ECL_OK;
 
-    optind = 1;
+    optind = 0; /* full re-initialisation: options may follow `record-kek` */
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'k') {
             keep_old = 1;
