@@ -1333,3 +1333,152 @@ out:
     ecl_buf_free(&sealed);
     return st;
 }
+
+/* ---- record-KEK rotation ------------------------------------------------------------------- */
+
+enum ecl_status
+ecl_records_kek_count(struct ecl_records *r, uint32_t lo, uint32_t hi, uint64_t *out)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k;
+    MDB_val v;
+    uint64_t n = 0;
+    enum ecl_status st;
+    int rc;
+
+    ECL_GUARD(txn_begin(r, MDB_RDONLY, &txn));
+    st = ecl_store_mdb_status(mdb_cursor_open(txn, r->store->datakeys, &cur));
+    if (st != ECL_OK) {
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && st == ECL_OK;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t version = 0;
+        st = ecl_record_key_version(v.mv_data, v.mv_size, &version);
+        if (st == ECL_OK && version >= lo && version <= hi) {
+            n++;
+        }
+    }
+    if (st == ECL_OK && rc != MDB_NOTFOUND) {
+        st = ecl_store_mdb_status(rc);
+    }
+out:
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (st == ECL_OK) {
+        *out = n;
+    }
+    return st;
+}
+
+/* Rewraps the data key of one row (key k, wrapped value v) under the current KEK into out. */
+static enum ecl_status
+rewrap_one(const struct ecl_records *r, const MDB_val *k, const MDB_val *v, uint32_t version,
+           uint8_t out[ECL_WRAPPED_KEY_LEN])
+{
+    char dataset[ECL_NAME_MAX_LEN + 1];
+    uint8_t old[ECL_KEY_LEN];
+    uint8_t dk[ECL_KEY_LEN];
+    const uint8_t *kb = k->mv_data;
+    size_t dl = strnlen(k->mv_data, k->mv_size);
+    enum ecl_status st;
+
+    if (dl == 0 || dl > ECL_NAME_MAX_LEN || k->mv_size != dl + 1 + ECL_SUBJECT_KEY_LEN) {
+        return ECL_ERR_INTERNAL;
+    }
+    memcpy(dataset, kb, dl);
+    dataset[dl] = 0;
+    st = ecl_keyring_key_at(r->kr, ECL_KEY_RECORD_KEK, version, old);
+    if (st == ECL_OK) {
+        st = ecl_record_key_unwrap(old, dataset, kb + dl + 1, v->mv_data, v->mv_size, dk);
+    }
+    if (st == ECL_OK) {
+        ecl_record_key_wrap(ecl_keyring_key(r->kr, ECL_KEY_RECORD_KEK),
+                            ecl_keyring_version(r->kr, ECL_KEY_RECORD_KEK), dataset, kb + dl + 1,
+                            dk, out);
+    }
+    ecl_wipe(old, sizeof old);
+    ecl_wipe(dk, sizeof dk);
+    return st;
+}
+
+enum ecl_status
+ecl_records_kek_rewrap(struct ecl_records *r, struct ecl_kek_rewrap_pos *pos, size_t max,
+                       uint64_t *rewrapped, int *done)
+{
+    struct ecl_kek_rewrap_pos at = *pos;
+    uint32_t current = ecl_keyring_version(r->kr, ECL_KEY_RECORD_KEK);
+    uint8_t wrapped_new[ECL_WRAPPED_KEY_LEN];
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k;
+    MDB_val v;
+    uint64_t n = 0;
+    enum ecl_status st;
+    int rc;
+
+    if (ecl_keyring_key(r->kr, ECL_KEY_RECORD_KEK) == NULL) {
+        return ECL_ERR_PERM;
+    }
+    ECL_GUARD(txn_begin(r, 0, &txn));
+    st = ecl_store_mdb_status(mdb_cursor_open(txn, r->store->datakeys, &cur));
+    if (st != ECL_OK) {
+        goto out;
+    }
+    if (at.len == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    } else {
+        k.mv_size = at.len;
+        k.mv_data = at.key;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == at.len && memcmp(k.mv_data, at.key, at.len) == 0) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+    }
+    while (rc == 0 && n < max) {
+        uint32_t version = 0;
+        if (k.mv_size > sizeof at.key) {
+            st = ECL_ERR_INTERNAL;
+            goto out;
+        }
+        memcpy(at.key, k.mv_data, k.mv_size);
+        at.len = k.mv_size;
+        st = ecl_record_key_version(v.mv_data, v.mv_size, &version);
+        if (st == ECL_OK && version != current) {
+            st = rewrap_one(r, &k, &v, version, wrapped_new);
+            if (st == ECL_OK) {
+                MDB_val nv = {sizeof wrapped_new, wrapped_new};
+                st = ecl_store_mdb_status(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT));
+            }
+            n++;
+        }
+        if (st != ECL_OK) {
+            goto out;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        st = ecl_store_mdb_status(rc);
+        goto out;
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    st = txn_commit(txn);
+    txn = NULL;
+    if (st == ECL_OK) {
+        *pos = at;
+        *rewrapped = n;
+        *done = rc == MDB_NOTFOUND;
+    }
+out:
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return st;
+}

@@ -212,4 +212,24 @@ enum ecl_status ecl_records_objections_get(struct ecl_records *r, const char *da
                                            const uint8_t skey[ECL_SUBJECT_KEY_LEN],
                                            struct ecl_purposes *out) ECL_WUR;
 
+/* ---- record-KEK rotation (ecluse keys rotate, docs/erasure.md) ---------------------------- */
+
+/* Counts the wrapped data keys (every dataset) whose record-KEK version is in [lo, hi]. */
+enum ecl_status ecl_records_kek_count(struct ecl_records *r, uint32_t lo, uint32_t hi,
+                                      uint64_t *out) ECL_WUR;
+
+/* Where a rewrap pass stands: the last data-key row handled.  Zero it to start a pass. */
+struct ecl_kek_rewrap_pos {
+    uint8_t key[ECL_NAME_MAX_LEN + 1 + ECL_SUBJECT_KEY_LEN];
+    size_t len; /* 0: start from the first row */
+};
+
+/* In one write transaction, rewraps under the keyring's current record-KEK version up to max
+ * data keys that are wrapped under another version, in row order after pos, and advances pos.
+ * A wrapped key is replaced in the same transaction that unwrapped it, so an interruption loses
+ * nothing and a new pass resumes.  *done is 1 when the last row was reached.  ECL_ERR_CRYPTO
+ * when a key is wrapped under a destroyed version. */
+enum ecl_status ecl_records_kek_rewrap(struct ecl_records *r, struct ecl_kek_rewrap_pos *pos,
+                                       size_t max, uint64_t *rewrapped, int *done) ECL_WUR;
+
 #endif

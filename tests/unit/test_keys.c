@@ -207,6 +207,130 @@ test_bad_origin(void **state)
     free(dir);
 }
 
+/* KEK_v = keyed BLAKE2b-256 (key: the crypto_kdf subkey of version v, message: material_v),
+ * against vectors computed with hashlib (tests/vectors/gen_kek.py). */
+static void
+test_kek_vectors(void **state)
+{
+    char *path = tu_vector_path("kek.txt");
+    FILE *f = fopen(path, "r");
+    uint8_t master[ECL_MASTER_KEY_LEN];
+    char mhex[65];
+    char hex[65];
+    unsigned long version;
+    int rows = 0;
+
+    (void)state;
+    assert_non_null(f);
+    for (int i = 0; i < ECL_MASTER_KEY_LEN; i++) {
+        master[i] = (uint8_t)i;
+    }
+    while (fscanf(f, "%lu %64s %64s", &version, mhex, hex) == 3) {
+        uint8_t material[ECL_KEK_MATERIAL_LEN];
+        uint8_t want[ECL_KEY_LEN];
+        uint8_t got[ECL_KEY_LEN];
+        uint8_t base[ECL_KEY_LEN];
+        tu_unhex(mhex, material, sizeof material);
+        tu_unhex(hex, want, sizeof want);
+        ecl_record_kek_derive(master, (uint32_t)version, material, got);
+        assert_memory_equal(got, want, sizeof want);
+        /* neither the plain KDF subkey nor another material gives the KEK */
+        ecl_kdf_derive(master, ECL_KEY_RECORD_KEK, (uint32_t)version, base);
+        assert_memory_not_equal(base, want, sizeof want);
+        material[0] ^= 1;
+        ecl_record_kek_derive(master, (uint32_t)version, material, got);
+        assert_memory_not_equal(got, want, sizeof want);
+        rows++;
+    }
+    fclose(f);
+    free(path);
+    assert_int_equal(rows, 3);
+}
+
+/* Rotation adds a version; destroying the old one makes it unusable, in a reload too, while the
+ * current one keeps working; tampered material refuses the keyring. */
+static void
+test_kek_rotate_destroy(void **state)
+{
+    char *dir = tu_tmpdir();
+    char *kpath = join(dir, "keyring");
+    struct ecl_keyring *kr = NULL;
+    struct ecl_keyring *kr2 = NULL;
+    struct ecl_keyring *pub = NULL;
+    uint8_t k1[ECL_KEY_LEN];
+    uint8_t k1b[ECL_KEY_LEN];
+    uint8_t k2[ECL_KEY_LEN];
+    uint8_t out[ECL_KEY_LEN];
+    uint32_t v = 0;
+    struct stat sb;
+    char text[8192];
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    assert_int_equal(ecl_keyring_create(dir, NULL, NULL), ECL_OK);
+    assert_int_equal(ecl_keyring_load(dir, NULL, &kr), ECL_OK);
+    assert_true(ecl_keyring_kek_present(kr, 1));
+    assert_false(ecl_keyring_kek_present(kr, 2));
+    memcpy(k1, ecl_keyring_key(kr, ECL_KEY_RECORD_KEK), ECL_KEY_LEN);
+    assert_int_equal(ecl_keyring_key_at(kr, ECL_KEY_RECORD_KEK, 2, out), ECL_ERR_CRYPTO);
+    assert_int_equal(ecl_keyring_kek_destroy(dir, kr, 1), ECL_ERR_INVALID); /* current */
+    assert_int_equal(ecl_keyring_kek_rotate(dir, kr, &v), ECL_OK);
+    assert_int_equal(v, 2);
+    ecl_keyring_free(kr);
+
+    assert_int_equal(ecl_keyring_load(dir, NULL, &kr), ECL_OK);
+    assert_int_equal(ecl_keyring_version(kr, ECL_KEY_RECORD_KEK), 2);
+    assert_int_equal(ecl_keyring_key_at(kr, ECL_KEY_RECORD_KEK, 1, k1b), ECL_OK);
+    assert_memory_equal(k1, k1b, ECL_KEY_LEN); /* version 1 unchanged by the rotation */
+    memcpy(k2, ecl_keyring_key(kr, ECL_KEY_RECORD_KEK), ECL_KEY_LEN);
+    assert_memory_not_equal(k1, k2, ECL_KEY_LEN);
+    assert_int_equal(stat(kpath, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    assert_int_equal(ecl_keyring_kek_destroy(dir, kr, 1), ECL_OK);
+    assert_int_equal(ecl_keyring_kek_destroy(dir, kr, 2), ECL_ERR_INVALID);
+    assert_int_equal(ecl_keyring_kek_destroy(dir, kr, 0), ECL_ERR_INVALID);
+    ecl_keyring_free(kr);
+    assert_int_equal(ecl_keyring_load(dir, NULL, &kr), ECL_OK);
+    assert_false(ecl_keyring_kek_present(kr, 1));
+    assert_int_equal(ecl_keyring_key_at(kr, ECL_KEY_RECORD_KEK, 1, out), ECL_ERR_CRYPTO);
+    assert_int_equal(ecl_keyring_kek_destroy(dir, kr, 1), ECL_ERR_NOT_FOUND);
+    assert_int_equal(ecl_keyring_key_at(kr, ECL_KEY_RECORD_KEK, 2, out), ECL_OK);
+    assert_memory_equal(out, k2, ECL_KEY_LEN);
+    assert_int_equal(ecl_keyring_load_public(dir, &pub), ECL_OK);
+    assert_false(ecl_keyring_kek_present(pub, 1));
+    assert_true(ecl_keyring_kek_present(pub, 2));
+    ecl_keyring_free(pub);
+
+    /* tamper: flip one hex digit of the sealed material */
+    f = fopen(kpath, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *m = strstr(text, "record-kek-material 2 ");
+    assert_non_null(m);
+    m += strlen("record-kek-material 2 ") + 40;
+    *m = *m == '0' ? '1' : '0';
+    f = fopen(kpath, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+    assert_int_equal(ecl_keyring_load(dir, NULL, &kr2), ECL_ERR_CRYPTO);
+    /* a keyring without material for its current version is refused */
+    *strstr(text, "record-kek-material 2 ") = 0;
+    f = fopen(kpath, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+    assert_int_equal(ecl_keyring_load(dir, NULL, &kr2), ECL_ERR_INVALID);
+    ecl_keyring_free(kr);
+    tu_rmtree(dir);
+    free(kpath);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -214,6 +338,7 @@ main(void)
         cmocka_unit_test(test_kdf_vectors),       cmocka_unit_test(test_kdf_distinct),
         cmocka_unit_test(test_keyring_roundtrip), cmocka_unit_test(test_master_key_checks),
         cmocka_unit_test(test_master_key_fd),     cmocka_unit_test(test_bad_origin),
+        cmocka_unit_test(test_kek_vectors),       cmocka_unit_test(test_kek_rotate_destroy),
     };
     ecl_crypto_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,4 +196,11 @@ enum {
     ECL_AUDIT_TEST_DELAY_MAX_MS = 10000, /* ECLUSE_AUDIT_TEST_COMMIT_DELAY_MS (tests only) */
 };
 
+/* destroyable record-KEK versions (crypto/keys.c, ecluse keys rotate, docs/erasure.md) */
+enum {
+    ECL_KEK_VERSIONS_MAX = 16,   /* record-KEK versions whose material a keyring holds */
+    ECL_KEK_REWRAP_BATCH = 1000, /* data keys rewrapped per write transaction by default */
+    ECL_KEK_REWRAP_BATCH_MAX = 100000,
+};
+
 #endif

@@ -314,4 +314,34 @@ enum ecl_status ecl_checkpoint_format(const char *origin, uint64_t size,
 enum ecl_status ecl_checkpoint_parse(const char *text, size_t len, const char *origin,
                                      uint64_t *size, uint8_t root[ECL_HASH_LEN]) ECL_WUR;
 
+/* ---- Destroyable record-KEK versions (docs/erasure.md, SECURITY.md) -------------------------
+ * Every record-KEK version v has 32 random bytes of "KEK material" in DIR/keyring, sealed
+ * (XChaCha20-Poly1305) under the keyring seal key derived from the master key.  The KEK is
+ *   KEK_v = BLAKE2b-256(key = ecl_kdf_derive(master, ECL_KEY_RECORD_KEK, v), msg = material_v)
+ * so it needs both the master key and material_v: rewriting the keyring without material_v
+ * destroys version v, and every data key wrapped under it, in every copy of the store.  A
+ * version without material in the keyring is destroyed: ecl_keyring_key_at refuses it with
+ * ECL_ERR_CRYPTO. */
+enum { ECL_KEK_MATERIAL_LEN = 32 };
+
+void ecl_record_kek_derive(const uint8_t master[ECL_MASTER_KEY_LEN], uint32_t version,
+                           const uint8_t material[ECL_KEK_MATERIAL_LEN], uint8_t out[ECL_KEY_LEN]);
+
+/* 1 when the keyring holds material for this record-KEK version (public information). */
+int ecl_keyring_kek_present(const struct ecl_keyring *kr, uint32_t version);
+
+/* Adds material for record-KEK version current+1 and makes it current: DIR/keyring is rewritten
+ * atomically (temporary file 0600, fsync, rename, fsync of DIR).  kr must hold secrets and come
+ * from DIR; it is not changed (load the keyring again).  ECL_ERR_LIMIT when the keyring already
+ * holds ECL_KEK_VERSIONS_MAX versions. */
+enum ecl_status ecl_keyring_kek_rotate(const char *dir, const struct ecl_keyring *kr,
+                                       uint32_t *new_version) ECL_WUR;
+
+/* Destroys record-KEK version: DIR/keyring is rewritten atomically without its material, and the
+ * replaced file's bytes are overwritten (best effort: see docs/erasure.md).  The caller checks
+ * that no data key is still wrapped under version.  ECL_ERR_NOT_FOUND when it is already
+ * destroyed, ECL_ERR_INVALID for the current version or 0. */
+enum ecl_status ecl_keyring_kek_destroy(const char *dir, const struct ecl_keyring *kr,
+                                        uint32_t version) ECL_WUR;
+
 #endif
