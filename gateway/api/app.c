@@ -58,29 +58,6 @@ ecl_app_reload_policy(struct ecl_app *app)
     return st;
 }
 
-/* One gateway per data directory: two audit writers would refuse each other's commits. */
-static int
-lock_data_dir(const char *data_dir)
-{
-    char path[4096];
-    int fd;
-
-    if (snprintf(path, sizeof path, "%s/gateway.lock", data_dir) >= (int)sizeof path) {
-        return -1;
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "ecluse: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "ecluse: another gateway is serving %s\n", data_dir);
-        close(fd);
-        return -2;
-    }
-    return fd;
-}
-
 int
 ecl_app_open(struct ecl_app *app, const char *data_dir, const struct ecl_key_source *src)
 {
@@ -89,9 +66,16 @@ ecl_app_open(struct ecl_app *app, const char *data_dir, const struct ecl_key_sou
     memset(app, 0, sizeof *app);
     app->data_dir = data_dir;
     app->now = wall_now;
-    app->lock_fd = lock_data_dir(data_dir);
-    if (app->lock_fd < 0) {
-        return app->lock_fd == -2 ? EX_TEMPFAIL : EX_CANTCREAT;
+    /* one gateway per data directory: two audit writers would refuse each other's commits */
+    app->lock_fd = -1;
+    st = ecl_store_lock(data_dir, ECL_LOCK_GATEWAY, ECL_LOCK_EXCLUSIVE, &app->lock_fd);
+    if (st == ECL_ERR_CONFLICT) {
+        fprintf(stderr, "ecluse: another gateway is serving %s\n", data_dir);
+        return EX_TEMPFAIL;
+    }
+    if (st != ECL_OK) {
+        fprintf(stderr, "ecluse: cannot lock %s: %s\n", data_dir, ecl_status_name(st));
+        return ecl_status_exit_code(st);
     }
     st = ecl_keyring_load(data_dir, src, &app->kr);
     if (st != ECL_OK) {
@@ -168,7 +152,7 @@ ecl_app_close(struct ecl_app *app)
         ecl_keyring_free(app->kr);
     }
     if (app->lock_fd > 0) {
-        close(app->lock_fd);
+        ecl_store_unlock(app->lock_fd);
     }
     memset(app, 0, sizeof *app);
 }

@@ -13,6 +13,7 @@ struct ecl_cli {
     const char *data_dir;          /* --data, $ECLUSE_DATA, or ./ecluse-data */
     struct ecl_key_source key_src; /* --master-key-fd, --master-key-file, credential */
     int have_key_src;
+    int keyring_locked; /* this process holds the keyring lock exclusively (key rotation) */
 };
 
 /* A subcommand: argv[0] is the subcommand's name; returns a sysexits code. */

@@ -41,30 +41,44 @@ keys_usage(FILE *f)
                "Old copies of DIR/keyring must be destroyed too: docs/erasure.md.\n");
 }
 
-/* The lock `ecluse serve` holds (gateway/api/app.c): no gateway may run during a rotation. */
+/* No gateway may serve and no command may write records during a rotation: the gateway lock
+ * and the keyring lock, both exclusive.  *out holds both descriptors. */
 static int
-lock_data_dir(const char *data_dir, int *out)
+lock_data_dir(struct ecl_cli *cli, int out[2])
 {
-    char path[4096];
-    int fd;
+    enum ecl_status st =
+        ecl_store_lock(cli->data_dir, ECL_LOCK_GATEWAY, ECL_LOCK_EXCLUSIVE, &out[0]);
 
-    if (snprintf(path, sizeof path, "%s/gateway.lock", data_dir) >= (int)sizeof path) {
-        fprintf(stderr, "ecluse: the data directory path is too long\n");
-        return EX_USAGE;
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "ecluse: cannot open %s: %s\n", path, strerror(errno));
-        return EX_CANTCREAT;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (st == ECL_ERR_CONFLICT) {
         fprintf(stderr, "ecluse: a gateway is serving %s: stop it before changing keys\n",
-                data_dir);
-        close(fd);
+                cli->data_dir);
         return EX_TEMPFAIL;
     }
-    *out = fd;
+    if (st != ECL_OK) {
+        return ecl_cli_fail("cannot lock the data directory", st);
+    }
+    st = ecl_store_lock(cli->data_dir, ECL_LOCK_KEYRING, ECL_LOCK_EXCLUSIVE, &out[1]);
+    if (st != ECL_OK) {
+        ecl_store_unlock(out[0]);
+        if (st == ECL_ERR_CONFLICT) {
+            fprintf(stderr,
+                    "ecluse: another command is writing records in %s: try again when it "
+                    "has finished\n",
+                    cli->data_dir);
+            return EX_TEMPFAIL;
+        }
+        return ecl_cli_fail("cannot lock the keyring", st);
+    }
+    cli->keyring_locked = 1;
     return 0;
+}
+
+static void
+unlock_data_dir(struct ecl_cli *cli, int fds[2])
+{
+    ecl_store_unlock(fds[1]);
+    ecl_store_unlock(fds[0]);
+    cli->keyring_locked = 0;
 }
 
 static int
@@ -119,7 +133,7 @@ keys_destroy(struct ecl_cli *cli, int argc, char **argv)
     struct ecl_cli_records h;
     char *end = NULL;
     unsigned long v;
-    int lock = -1;
+    int lock[2] = {-1, -1};
     int rc;
 
     if (argc != 3 || strcmp(argv[1], "record-kek") != 0) {
@@ -132,7 +146,7 @@ keys_destroy(struct ecl_cli *cli, int argc, char **argv)
         fprintf(stderr, "ecluse: keys destroy: VERSION must be a positive integer\n");
         return EX_USAGE;
     }
-    rc = lock_data_dir(cli->data_dir, &lock);
+    rc = lock_data_dir(cli, lock);
     if (rc != 0) {
         return rc;
     }
@@ -141,7 +155,7 @@ keys_destroy(struct ecl_cli *cli, int argc, char **argv)
         rc = destroy_version(cli, &h, (uint32_t)v);
         ecl_cli_records_close(&h);
     }
-    close(lock);
+    unlock_data_dir(cli, lock);
     return rc;
 }
 
@@ -162,7 +176,7 @@ keys_rotate(struct ecl_cli *cli, int argc, char **argv)
     uint32_t current;
     int keep_old = 0;
     int done = 0;
-    int lock = -1;
+    int lock[2] = {-1, -1};
     int opened = 0;
     int rc;
     int c;
@@ -191,7 +205,7 @@ keys_rotate(struct ecl_cli *cli, int argc, char **argv)
         fprintf(stderr, "ecluse: keys rotate: only `record-kek` can be rotated\n");
         return EX_USAGE;
     }
-    rc = lock_data_dir(cli->data_dir, &lock);
+    rc = lock_data_dir(cli, lock);
     if (rc != 0) {
         return rc;
     }
@@ -270,7 +284,7 @@ out:
     if (opened) {
         ecl_cli_records_close(&h);
     }
-    close(lock);
+    unlock_data_dir(cli, lock);
     return rc;
 }
 

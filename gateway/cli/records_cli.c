@@ -15,8 +15,26 @@ ecl_cli_records_open(struct ecl_cli *cli, enum ecl_store_flags flags, struct ecl
     int rc;
 
     memset(out, 0, sizeof *out);
+    out->lock_fd = -1;
+    if ((flags & ECL_STORE_READONLY) == 0 && !cli->keyring_locked) {
+        /* taken before the keyring is loaded: a rotation cannot destroy the KEK version this
+         * command is about to wrap data keys under */
+        st = ecl_store_lock(cli->data_dir, ECL_LOCK_KEYRING, ECL_LOCK_SHARED, &out->lock_fd);
+        if (st == ECL_ERR_CONFLICT) {
+            fprintf(stderr,
+                    "ecluse: a key rotation is running on %s: try again when it has "
+                    "finished\n",
+                    cli->data_dir);
+            return EX_TEMPFAIL;
+        }
+        if (st != ECL_OK && st != ECL_ERR_NOT_FOUND) {
+            return ecl_cli_fail("cannot lock the keyring", st);
+        }
+    }
     rc = ecl_cli_open(cli, flags, &out->kr, &out->store);
     if (rc != 0) {
+        ecl_store_unlock(out->lock_fd);
+        out->lock_fd = -1;
         return rc;
     }
     st = ecl_records_open(out->store, out->kr, &out->rec);
@@ -33,7 +51,9 @@ ecl_cli_records_close(struct ecl_cli_records *h)
     ecl_records_close(h->rec);
     ecl_store_close(h->store);
     ecl_keyring_free(h->kr);
+    ecl_store_unlock(h->lock_fd);
     memset(h, 0, sizeof *h);
+    h->lock_fd = -1;
 }
 
 int

@@ -16,6 +16,7 @@ struct ecl_cli_records {
     struct ecl_keyring *kr;
     struct ecl_store *store;
     struct ecl_records *rec;
+    int lock_fd; /* shared keyring lock of a writing command, or -1 */
 };
 
 /* Loads the keyring, opens the store and the record layer.  Returns 0 or a sysexits code

@@ -36,4 +36,23 @@ int ecl_store_reader_check(struct ecl_store *s);
 void ecl_store_map_usage(struct ecl_store *s, size_t *records_used, size_t *records_size,
                          size_t *audit_used, size_t *audit_size);
 
+/* Advisory locks on the data directory, never waited for (ECL_ERR_CONFLICT when held):
+ *  - gateway: exclusive while a gateway serves the directory (one audit writer) and during key
+ *    rotation;
+ *  - keyring: shared by every command that writes records (it wraps data keys under the loaded
+ *    keyring's current KEK), exclusive during a record-KEK rotation, so that no data key is
+ *    wrapped under a KEK version that the rotation is about to destroy.
+ * *out is the lock's descriptor, released with ecl_store_unlock (or at exit). */
+enum ecl_lock_kind {
+    ECL_LOCK_GATEWAY = 0,
+    ECL_LOCK_KEYRING,
+};
+enum ecl_lock_mode {
+    ECL_LOCK_SHARED = 0,
+    ECL_LOCK_EXCLUSIVE,
+};
+enum ecl_status ecl_store_lock(const char *dir, enum ecl_lock_kind kind, enum ecl_lock_mode mode,
+                               int *out) ECL_WUR;
+void ecl_store_unlock(int fd);
+
 #endif

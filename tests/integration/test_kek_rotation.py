@@ -139,6 +139,24 @@ class KekRotationTest(TempDirTest):
             self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
             self.assertIn("gateway", r.stderr)
         self.assertEqual(self.show(), {"key-version record-kek": "1", "record-kek 1": "present"})
+        # a command writing records holds DATA/keyring.lock shared: no rotation meanwhile, so no
+        # data key can be wrapped under a version the rotation destroys
+        with open(os.path.join(self.data, "keyring.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            r = run("keys", "rotate", "record-kek", data=self.data)
+            self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+            self.assertIn("writing records", r.stderr)
+        # and the other way round: while a rotation holds it, writing commands wait their turn
+        gen = os.path.join(self.tmp, "gen")
+        with open(os.path.join(self.data, "keyring.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            r = run("import", "--dataset", "citizens", os.path.join(gen, "citizens.jsonl"),
+                    data=self.data)
+            self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+            self.assertIn("key rotation is running", r.stderr)
+            # reading needs no lock
+            self.assertEqual(self.get(self.raw["citizens"][1]["nir"])[0], 0)
+        self.assertEqual(self.show(), {"key-version record-kek": "1", "record-kek 1": "present"})
         for args in (("keys", "rotate"), ("keys", "rotate", "token"),
                      ("keys", "rotate", "record-kek", "--batch", "0"),
                      ("keys", "destroy", "record-kek", "x"), ("keys", "destroy", "token", "1")):

@@ -476,8 +476,9 @@ class DemoTest(TempDirTest):
                          ["benefits", "50", "citizens", "50"])
         # no plaintext file was ever written into the data directory
         names = [n for _, _, files in os.walk(self.data) for n in files]
-        self.assertEqual(sorted(names), ["data.mdb", "data.mdb", "keyring", "lock.mdb",
-                                         "lock.mdb", "master.key"])
+        self.assertEqual(sorted(names), ["data.mdb", "data.mdb", "keyring", "keyring.lock",
+                                         "lock.mdb", "lock.mdb", "master.key"])
+        self.assertEqual(os.path.getsize(os.path.join(self.data, "keyring.lock")), 0)
 
 
 if __name__ == "__main__":
