@@ -329,7 +329,7 @@ struct dctx {
     uint64_t released;
 };
 
-/* What the writer's callback needs. */
+/* What the commit callback needs (ecl_api_commit builds and digests the body). */
 struct pend {
     ecl_disclose_done_fn done;
     void *arg;
@@ -338,20 +338,7 @@ struct pend {
     const char *code;
     const char *message;
     unsigned retry_after;
-    char *data;
-    char *meta;
 };
-
-static void
-pend_free(struct pend *p)
-{
-    if (p->data != NULL) {
-        ecl_wipe(p->data, strlen(p->data));
-        free(p->data);
-    }
-    free(p->meta);
-    free(p);
-}
 
 static void
 result_failed(ecl_disclose_done_fn done, void *arg, unsigned status, const char *code,
@@ -370,59 +357,37 @@ result_failed(ecl_disclose_done_fn done, void *arg, unsigned status, const char 
 }
 
 static void
-committed(void *arg, enum ecl_status st, uint64_t seq)
+committed(void *arg, enum ecl_status st, uint64_t seq, const char *body, size_t body_len)
 {
     struct pend *p = arg;
     struct ecl_disclose_result res;
-    struct ecl_buf body;
-    char num[24];
-    size_t mlen;
 
-    if (st != ECL_OK) {
-        result_failed(p->done, p->arg, 503, "audit_unavailable",
-                      "The audit log cannot record this answer; nothing was released.", 0);
-        pend_free(p);
-        return;
-    }
     memset(&res, 0, sizeof res);
     res.status = p->status;
     res.audit_seq = seq;
-    if (!p->ok) {
+    if (st == ECL_ERR_NOMEM) {
+        result_failed(p->done, p->arg, 500, "internal", "The answer could not be built.", 0);
+    } else if (st != ECL_OK) {
+        result_failed(p->done, p->arg, 503, "audit_unavailable",
+                      "The audit log cannot record this answer; nothing was released.", 0);
+    } else if (!p->ok) {
         res.outcome = ECL_DISCLOSE_REFUSED;
         res.code = p->code;
         res.message = p->message;
         res.retry_after = p->retry_after;
         p->done(p->arg, &res);
-        pend_free(p);
-        return;
+    } else {
+        res.outcome = ECL_DISCLOSE_OK;
+        res.body = body;
+        res.body_len = body_len;
+        p->done(p->arg, &res);
     }
-    /* {"data":D,"meta":M without its closing brace,"audit_seq":N}} (the digest rule of
-     * ecl_api_commit_json) */
-    ecl_buf_init(&body, ECL_HTTP_MAX_RESPONSE_BYTES);
-    snprintf(num, sizeof num, "%" PRIu64, seq);
-    mlen = strlen(p->meta);
-    if (mlen < 2 || ecl_buf_append_str(&body, "{\"data\":") != ECL_OK ||
-        ecl_buf_append_str(&body, p->data) != ECL_OK ||
-        ecl_buf_append_str(&body, ",\"meta\":") != ECL_OK ||
-        ecl_buf_append(&body, p->meta, mlen - 1) != ECL_OK ||
-        ecl_buf_append_str(&body, mlen > 2 ? ",\"audit_seq\":" : "\"audit_seq\":") != ECL_OK ||
-        ecl_buf_append_str(&body, num) != ECL_OK || ecl_buf_append_str(&body, "}}") != ECL_OK) {
-        ecl_buf_free(&body);
-        result_failed(p->done, p->arg, 500, "internal", "The answer could not be built.", 0);
-        pend_free(p);
-        return;
-    }
-    res.outcome = ECL_DISCLOSE_OK;
-    res.body = (const char *)body.ptr;
-    res.body_len = body.len;
-    p->done(p->arg, &res);
-    ecl_wipe(body.ptr, body.len);
-    ecl_buf_free(&body);
-    pend_free(p);
+    free(p);
 }
 
+/* Audit-then-release through ecl_api_commit: data and meta (taken) NULL for a refusal. */
 static void
-submit(struct dctx *c, struct pend *p)
+submit(struct dctx *c, struct pend *p, json_t *data, json_t *meta)
 {
     enum ecl_status st;
 
@@ -430,7 +395,7 @@ submit(struct dctx *c, struct pend *p)
     c->ev.nsubjects = c->nsubjects;
     c->ev.fields = c->afields;
     c->ev.nfields = c->nafields;
-    st = ecl_audit_submit(c->app->audit, &c->ev, committed, p);
+    st = ecl_api_commit(c->app, &c->ev, data, meta, committed, p);
     if (st == ECL_OK) {
         return;
     }
@@ -440,10 +405,12 @@ submit(struct dctx *c, struct pend *p)
     } else if (st == ECL_ERR_SEALED) {
         result_failed(p->done, p->arg, 503, "audit_unavailable",
                       "The audit log cannot record this answer; nothing was released.", 0);
+    } else if (st == ECL_ERR_NOMEM) {
+        result_failed(p->done, p->arg, 500, "internal", "The answer could not be built.", 0);
     } else {
         result_failed(p->done, p->arg, 500, "internal", "The answer could not be recorded.", 0);
     }
-    pend_free(p);
+    free(p);
 }
 
 /* A decided refusal: audited with the true reason (audit_reason), answered with status and
@@ -468,7 +435,7 @@ refuse(struct dctx *c, unsigned status, const char *code, const char *message,
     c->ev.reason = audit_reason != NULL ? audit_reason : code;
     c->ev.response_digest = NULL;
     c->nafields = 0; /* a refusal releases no field */
-    submit(c, p);
+    submit(c, p, NULL, NULL);
 }
 
 /* Audit-then-release of {"data": data, "meta": meta} (both taken). */
@@ -476,18 +443,11 @@ static void
 release(struct dctx *c, json_t *data, json_t *meta)
 {
     struct pend *p = calloc(1, sizeof *p);
-    uint8_t digest[ECL_HASH_LEN];
 
-    if (p != NULL && data != NULL && meta != NULL) {
-        p->data = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        p->meta = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
-    }
-    json_decref(data);
-    json_decref(meta);
-    if (p == NULL || p->data == NULL || p->meta == NULL) {
-        if (p != NULL) {
-            pend_free(p);
-        }
+    if (p == NULL || data == NULL || meta == NULL) {
+        free(p);
+        json_decref(data);
+        json_decref(meta);
         result_failed(c->done, c->arg, 500, "internal", "The answer could not be built.", 0);
         return;
     }
@@ -495,11 +455,9 @@ release(struct dctx *c, json_t *data, json_t *meta)
     p->status = 200;
     p->done = c->done;
     p->arg = c->arg;
-    ecl_api_body_digest(p->data, strlen(p->data), p->meta, strlen(p->meta), digest);
     c->ev.decision = ECL_AUDIT_ALLOW;
     c->ev.reason = "ok";
-    c->ev.response_digest = digest;
-    submit(c, p);
+    submit(c, p, data, meta);
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
