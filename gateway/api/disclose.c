@@ -17,6 +17,7 @@
 #include "http/log.h"
 #include "query.h"
 #include "store/pseudo.h"
+#include "view.h"
 
 /* ---- state: limits and the pseudonym index writer ------------------------------------------ */
 
@@ -518,29 +519,6 @@ add_subject(struct dctx *c, const char *id, size_t len)
 }
 
 static json_t *
-obligations_list(const json_t *ob)
-{
-    json_t *a = json_array();
-    const char *k;
-    json_t *v;
-    char buf[ECL_NAME_MAX_LEN + 32];
-
-    if (a == NULL || ob == NULL) {
-        return a;
-    }
-    json_object_foreach((json_t *)ob, k, v)
-    {
-        if (json_is_true(v)) {
-            json_array_append_new(a, json_string(k));
-        } else if (json_is_integer(v) && json_integer_value(v) > 0) {
-            snprintf(buf, sizeof buf, "%.64s=%" JSON_INTEGER_FORMAT, k, json_integer_value(v));
-            json_array_append_new(a, json_string(buf));
-        }
-    }
-    return a;
-}
-
-static json_t *
 meta_base(const struct dctx *c)
 {
     json_t *m = json_object();
@@ -581,7 +559,7 @@ meta_record(const struct dctx *c, const unsigned char *returned)
     json_object_set_new(m, "rule_id", json_string(c->d.rule_id));
     json_object_set_new(m, "fields", fields);
     json_object_set_new(m, "field_actions", actions);
-    json_object_set_new(m, "obligations", obligations_list(c->d.obligations_json));
+    json_object_set_new(m, "obligations", ecl_api_obligations_list(c->d.obligations_json));
     json_object_set_new(m, "obligation_terms",
                         c->d.obligations_json != NULL ? json_deep_copy(c->d.obligations_json)
                                                       : json_object());
@@ -1123,7 +1101,7 @@ grant_view(const json_t *purpose, const json_t *grant, int for_explain)
     json_object_set_new(o, "requires", requires_list(purpose));
     json_object_set_new(o, "fields", field_kinds(json_object_get(grant, "fields")));
     json_object_set_new(o, "obligations",
-                        obligations_list(json_object_get(purpose, "obligations")));
+                        ecl_api_obligations_list(json_object_get(purpose, "obligations")));
     return o;
 }
 
@@ -1136,13 +1114,18 @@ op_info(struct dctx *c)
     json_t *purposes;
     enum ecl_status st;
 
-    st = ecl_policy_explain(c->view->policy, r->principal->name,
-                            r->op == ECL_DISCLOSE_LIST_DATASETS ? NULL : r->purpose, &ex);
-    if (st == ECL_ERR_NOT_FOUND) {
-        if (r->op == ECL_DISCLOSE_LIST_DATASETS) {
-            release(c, json_array(), meta_base(c)); /* an agent the policy does not know */
+    if (r->op == ECL_DISCLOSE_LIST_DATASETS) {
+        /* the same view as the MCP tools/list descriptions (view.h) */
+        if (ecl_api_view_datasets(c->app, c->view->policy, r->principal->name, c->now, &data) !=
+            ECL_OK) {
+            refuse(c, 500, "internal", "The datasets could not be listed.", NULL, 0);
             return;
         }
+        release(c, data, meta_base(c));
+        return;
+    }
+    st = ecl_policy_explain(c->view->policy, r->principal->name, r->purpose, &ex);
+    if (st == ECL_ERR_NOT_FOUND) {
         refuse(c, 403, r->purpose != NULL ? "purpose_not_allowed_for_agent" : "unknown_agent",
                "The policy does not allow this purpose for this agent.", NULL, 0);
         return;
