@@ -70,15 +70,45 @@ void ecl_api_dpo_free(struct ecl_app *app);
 void ecl_api_event_from_req(const struct ecl_http_req *req, struct ecl_audit_event *ev,
                             char idbuf[2 * ECL_PRINCIPAL_ID_LEN + 1]);
 
-/* Audit-then-respond for a JSON answer {"data": data, "meta": meta}.  Takes both references.
- * Serialises data and meta (compact, sorted keys), sets ev->response_digest to
- * BLAKE2b-256("{\"data\":" D ",\"meta\":" M "}") -- the body without meta.audit_seq -- submits
- * ev, and returns ECL_HTTP_PENDING; once the entry is durable the request is completed with
- * status and the body {"data":D,"meta":M + "audit_seq"}.  When the log refuses the entry
- * (sealed, queue full) or the commit fails, the answer is a 503 problem and no data leaves. */
+/* Audit-then-respond, the channel-independent core used by the HTTP wrappers below and by the
+ * disclosure path (REST and MCP).  Takes data and meta: for an answer with a body, data (any
+ * JSON value) and meta (an object) are serialised (compact, sorted keys) and ev->response_digest
+ * is set, for the submission only, to BLAKE2b-256("{\"data\":" D ",\"meta\":" M "}") -- the
+ * body without meta.audit_seq; both NULL for an answer without a body (a refusal: the caller's
+ * ev->response_digest is kept).  Submits ev and returns ECL_OK: done is then called exactly once
+ * from the audit writer's thread, with
+ *   ECL_OK          the entry is durable (seq); body is {"data":D,"meta":M + "audit_seq":N}
+ *                   (borrowed during the call, wiped afterwards), or NULL for no body;
+ *   ECL_ERR_SEALED  the commit failed (the log is sealed): nothing may leave;
+ *   ECL_ERR_NOMEM   the entry is durable but the body could not be built (over
+ *                   ECL_HTTP_MAX_RESPONSE_BYTES or out of memory).
+ * Otherwise done is not called and the result says why nothing was submitted: ECL_ERR_LIMIT
+ * (queue full), ECL_ERR_SEALED, ECL_ERR_NOMEM (data/meta missing or not serialisable),
+ * ECL_ERR_INTERNAL (the log refused the event).  done must not block.  Thread-safe. */
+typedef void (*ecl_api_commit_fn)(void *arg, enum ecl_status st, uint64_t seq, const char *body,
+                                  size_t body_len);
+enum ecl_status ecl_api_commit(struct ecl_app *app, struct ecl_audit_event *ev, json_t *data,
+                               json_t *meta, ecl_api_commit_fn done, void *arg) ECL_WUR;
+
+/* An extra response header (both strings borrowed during the call; copied). */
+struct ecl_api_header {
+    const char *name;
+    const char *value;
+};
+
+/* Audit-then-respond for a JSON answer {"data": data, "meta": meta} over HTTP (ecl_api_commit):
+ * takes both references and returns ECL_HTTP_PENDING; once the entry is durable the request is
+ * completed with status and the body {"data":D,"meta":M + "audit_seq"}.  When the log refuses
+ * the entry (sealed, queue full) or the commit fails, the answer is a 503 problem and no data
+ * leaves. */
 enum ecl_http_result ecl_api_commit_json(struct ecl_app *app, struct ecl_http_req *req,
                                          struct ecl_http_resp *resp, struct ecl_audit_event *ev,
                                          unsigned status, json_t *data, json_t *meta);
+/* The same with up to ECL_HTTP_MAX_RESP_HEADERS extra headers on the successful answer (ETag). */
+enum ecl_http_result
+ecl_api_commit_json_with(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_resp *resp,
+                         struct ecl_audit_event *ev, unsigned status, json_t *data, json_t *meta,
+                         const struct ecl_api_header *headers, size_t nheaders);
 
 /* Audit-then-respond for a refusal decided by a handler (policy denial, not found, limit):
  * submits ev, waits for the commit and answers the problem p with extension members
@@ -88,6 +118,13 @@ enum ecl_http_result ecl_api_commit_problem(struct ecl_app *app, struct ecl_http
                                             struct ecl_http_resp *resp, struct ecl_audit_event *ev,
                                             enum ecl_http_problem p, const char *code,
                                             unsigned retry_after);
+/* The same for a problem the HTTP layer's table does not have (412, 428, 422 with validation
+ * errors): problem (taken) is the whole problem+json object, extension members included;
+ * "audit_seq" is appended and it is answered with status. */
+enum ecl_http_result ecl_api_commit_problem_body(struct ecl_app *app, struct ecl_http_req *req,
+                                                 struct ecl_http_resp *resp,
+                                                 struct ecl_audit_event *ev, unsigned status,
+                                                 json_t *problem, unsigned retry_after);
 
 /* The digest rule of ecl_api_commit_json, for tests and other channels. */
 void ecl_api_body_digest(const char *data_json, size_t data_len, const char *meta_json,

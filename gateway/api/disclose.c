@@ -17,6 +17,7 @@
 #include "http/log.h"
 #include "query.h"
 #include "store/pseudo.h"
+#include "view.h"
 
 /* ---- state: limits and the pseudonym index writer ------------------------------------------ */
 
@@ -234,7 +235,7 @@ struct dctx {
     size_t nprows;
 };
 
-/* What the writer's callback needs. */
+/* What the commit callback needs (ecl_api_commit builds and digests the body). */
 struct pend {
     ecl_disclose_done_fn done;
     void *arg;
@@ -243,20 +244,7 @@ struct pend {
     const char *code;
     const char *message;
     unsigned retry_after;
-    char *data;
-    char *meta;
 };
-
-static void
-pend_free(struct pend *p)
-{
-    if (p->data != NULL) {
-        ecl_wipe(p->data, strlen(p->data));
-        free(p->data);
-    }
-    free(p->meta);
-    free(p);
-}
 
 static void
 result_failed(ecl_disclose_done_fn done, void *arg, unsigned status, const char *code,
@@ -275,59 +263,37 @@ result_failed(ecl_disclose_done_fn done, void *arg, unsigned status, const char 
 }
 
 static void
-committed(void *arg, enum ecl_status st, uint64_t seq)
+committed(void *arg, enum ecl_status st, uint64_t seq, const char *body, size_t body_len)
 {
     struct pend *p = arg;
     struct ecl_disclose_result res;
-    struct ecl_buf body;
-    char num[24];
-    size_t mlen;
 
-    if (st != ECL_OK) {
-        result_failed(p->done, p->arg, 503, "audit_unavailable",
-                      "The audit log cannot record this answer; nothing was released.", 0);
-        pend_free(p);
-        return;
-    }
     memset(&res, 0, sizeof res);
     res.status = p->status;
     res.audit_seq = seq;
-    if (!p->ok) {
+    if (st == ECL_ERR_NOMEM) {
+        result_failed(p->done, p->arg, 500, "internal", "The answer could not be built.", 0);
+    } else if (st != ECL_OK) {
+        result_failed(p->done, p->arg, 503, "audit_unavailable",
+                      "The audit log cannot record this answer; nothing was released.", 0);
+    } else if (!p->ok) {
         res.outcome = ECL_DISCLOSE_REFUSED;
         res.code = p->code;
         res.message = p->message;
         res.retry_after = p->retry_after;
         p->done(p->arg, &res);
-        pend_free(p);
-        return;
+    } else {
+        res.outcome = ECL_DISCLOSE_OK;
+        res.body = body;
+        res.body_len = body_len;
+        p->done(p->arg, &res);
     }
-    /* {"data":D,"meta":M without its closing brace,"audit_seq":N}} (the digest rule of
-     * ecl_api_commit_json) */
-    ecl_buf_init(&body, ECL_HTTP_MAX_RESPONSE_BYTES);
-    snprintf(num, sizeof num, "%" PRIu64, seq);
-    mlen = strlen(p->meta);
-    if (mlen < 2 || ecl_buf_append_str(&body, "{\"data\":") != ECL_OK ||
-        ecl_buf_append_str(&body, p->data) != ECL_OK ||
-        ecl_buf_append_str(&body, ",\"meta\":") != ECL_OK ||
-        ecl_buf_append(&body, p->meta, mlen - 1) != ECL_OK ||
-        ecl_buf_append_str(&body, mlen > 2 ? ",\"audit_seq\":" : "\"audit_seq\":") != ECL_OK ||
-        ecl_buf_append_str(&body, num) != ECL_OK || ecl_buf_append_str(&body, "}}") != ECL_OK) {
-        ecl_buf_free(&body);
-        result_failed(p->done, p->arg, 500, "internal", "The answer could not be built.", 0);
-        pend_free(p);
-        return;
-    }
-    res.outcome = ECL_DISCLOSE_OK;
-    res.body = (const char *)body.ptr;
-    res.body_len = body.len;
-    p->done(p->arg, &res);
-    ecl_wipe(body.ptr, body.len);
-    ecl_buf_free(&body);
-    pend_free(p);
+    free(p);
 }
 
+/* Audit-then-release through ecl_api_commit: data and meta (taken) NULL for a refusal. */
 static void
-submit(struct dctx *c, struct pend *p)
+submit(struct dctx *c, struct pend *p, json_t *data, json_t *meta)
 {
     enum ecl_status st;
 
@@ -335,7 +301,7 @@ submit(struct dctx *c, struct pend *p)
     c->ev.nsubjects = c->nsubjects;
     c->ev.fields = c->afields;
     c->ev.nfields = c->nafields;
-    st = ecl_audit_submit(c->app->audit, &c->ev, committed, p);
+    st = ecl_api_commit(c->app, &c->ev, data, meta, committed, p);
     if (st == ECL_OK) {
         return;
     }
@@ -345,10 +311,12 @@ submit(struct dctx *c, struct pend *p)
     } else if (st == ECL_ERR_SEALED) {
         result_failed(p->done, p->arg, 503, "audit_unavailable",
                       "The audit log cannot record this answer; nothing was released.", 0);
+    } else if (st == ECL_ERR_NOMEM) {
+        result_failed(p->done, p->arg, 500, "internal", "The answer could not be built.", 0);
     } else {
         result_failed(p->done, p->arg, 500, "internal", "The answer could not be recorded.", 0);
     }
-    pend_free(p);
+    free(p);
 }
 
 /* A decided refusal: audited with the true reason (audit_reason), answered with status and
@@ -374,7 +342,7 @@ refuse(struct dctx *c, unsigned status, const char *code, const char *message,
     c->ev.response_digest = NULL;
     c->nafields = 0;   /* a refusal releases no field */
     c->ev.npseudo = 0; /* nor any pseudonym */
-    submit(c, p);
+    submit(c, p, NULL, NULL);
 }
 
 /* Audit-then-release of {"data": data, "meta": meta} (both taken). */
@@ -382,18 +350,11 @@ static void
 release(struct dctx *c, json_t *data, json_t *meta)
 {
     struct pend *p = calloc(1, sizeof *p);
-    uint8_t digest[ECL_HASH_LEN];
 
-    if (p != NULL && data != NULL && meta != NULL) {
-        p->data = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        p->meta = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
-    }
-    json_decref(data);
-    json_decref(meta);
-    if (p == NULL || p->data == NULL || p->meta == NULL) {
-        if (p != NULL) {
-            pend_free(p);
-        }
+    if (p == NULL || data == NULL || meta == NULL) {
+        free(p);
+        json_decref(data);
+        json_decref(meta);
         result_failed(c->done, c->arg, 500, "internal", "The answer could not be built.", 0);
         return;
     }
@@ -401,11 +362,9 @@ release(struct dctx *c, json_t *data, json_t *meta)
     p->status = 200;
     p->done = c->done;
     p->arg = c->arg;
-    ecl_api_body_digest(p->data, strlen(p->data), p->meta, strlen(p->meta), digest);
     c->ev.decision = ECL_AUDIT_ALLOW;
     c->ev.reason = "ok";
-    c->ev.response_digest = digest;
-    submit(c, p);
+    submit(c, p, data, meta);
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -479,29 +438,6 @@ add_subject(struct dctx *c, const char *id, size_t len)
 }
 
 static json_t *
-obligations_list(const json_t *ob)
-{
-    json_t *a = json_array();
-    const char *k;
-    json_t *v;
-    char buf[ECL_NAME_MAX_LEN + 32];
-
-    if (a == NULL || ob == NULL) {
-        return a;
-    }
-    json_object_foreach((json_t *)ob, k, v)
-    {
-        if (json_is_true(v)) {
-            json_array_append_new(a, json_string(k));
-        } else if (json_is_integer(v) && json_integer_value(v) > 0) {
-            snprintf(buf, sizeof buf, "%.64s=%" JSON_INTEGER_FORMAT, k, json_integer_value(v));
-            json_array_append_new(a, json_string(buf));
-        }
-    }
-    return a;
-}
-
-static json_t *
 meta_base(const struct dctx *c)
 {
     json_t *m = json_object();
@@ -542,7 +478,7 @@ meta_record(const struct dctx *c, const unsigned char *returned)
     json_object_set_new(m, "rule_id", json_string(c->d.rule_id));
     json_object_set_new(m, "fields", fields);
     json_object_set_new(m, "field_actions", actions);
-    json_object_set_new(m, "obligations", obligations_list(c->d.obligations_json));
+    json_object_set_new(m, "obligations", ecl_api_obligations_list(c->d.obligations_json));
     json_object_set_new(m, "obligation_terms",
                         c->d.obligations_json != NULL ? json_deep_copy(c->d.obligations_json)
                                                       : json_object());
@@ -1106,7 +1042,7 @@ grant_view(const json_t *purpose, const json_t *grant, int for_explain)
     json_object_set_new(o, "requires", requires_list(purpose));
     json_object_set_new(o, "fields", field_kinds(json_object_get(grant, "fields")));
     json_object_set_new(o, "obligations",
-                        obligations_list(json_object_get(purpose, "obligations")));
+                        ecl_api_obligations_list(json_object_get(purpose, "obligations")));
     return o;
 }
 
@@ -1119,13 +1055,18 @@ op_info(struct dctx *c)
     json_t *purposes;
     enum ecl_status st;
 
-    st = ecl_policy_explain(c->view->policy, r->principal->name,
-                            r->op == ECL_DISCLOSE_LIST_DATASETS ? NULL : r->purpose, &ex);
-    if (st == ECL_ERR_NOT_FOUND) {
-        if (r->op == ECL_DISCLOSE_LIST_DATASETS) {
-            release(c, json_array(), meta_base(c)); /* an agent the policy does not know */
+    if (r->op == ECL_DISCLOSE_LIST_DATASETS) {
+        /* the same view as the MCP tools/list descriptions (view.h) */
+        if (ecl_api_view_datasets(c->app, c->view->policy, r->principal->name, c->now, &data) !=
+            ECL_OK) {
+            refuse(c, 500, "internal", "The datasets could not be listed.", NULL, 0);
             return;
         }
+        release(c, data, meta_base(c));
+        return;
+    }
+    st = ecl_policy_explain(c->view->policy, r->principal->name, r->purpose, &ex);
+    if (st == ECL_ERR_NOT_FOUND) {
         refuse(c, 403, r->purpose != NULL ? "purpose_not_allowed_for_agent" : "unknown_agent",
                "The policy does not allow this purpose for this agent.", NULL, 0);
         return;

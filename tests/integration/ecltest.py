@@ -208,3 +208,11 @@ def response_digest(body):
     canon = json.dumps({"data": doc["data"], "meta": meta}, sort_keys=True,
                        separators=(",", ":"), ensure_ascii=False)
     return hashlib.blake2b(canon.encode(), digest_size=32).hexdigest()
+
+
+def principal_add(data, name, role):
+    """`ecluse principal add NAME --role ROLE` in data: returns (id, key)."""
+    r = run("principal", "add", name, "--role", role, data=data)
+    assert r.returncode == 0, r.stderr
+    fields = dict(line.split(": ", 1) for line in r.stdout.splitlines() if ": " in line)
+    return fields["id"], fields["key"]

@@ -207,6 +207,11 @@ class AgentApi(unittest.TestCase):
         st, _, p, _ = self.query("winter-outreach-bot", "citizens",
                                  {"purpose": "winter_outreach"}, headers=hdr)
         self.assertEqual((st, p["code"]), (403, "outside_validity_window"))
+        # the dataset list shows only rules in force now (the same view as MCP tools/list)
+        st, _, doc, _ = self.call("winter-outreach-bot", "GET", "/v1/datasets")
+        self.assertEqual(st, 200)
+        listed = [p["purpose"] for d in doc["data"] for p in d["purposes"]]
+        self.assertNotIn("winter_outreach", listed)
 
     def test_objection(self):
         nir = list(self.cit)[5]

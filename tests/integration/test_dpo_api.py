@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ecltest import SOURCE_DIR, run  # noqa: E402
+from ecltest import SOURCE_DIR, principal_add, run  # noqa: E402
 from test_http import Server, request  # noqa: E402
 
 SEED = os.environ.get("ECL_DPO_SEED", os.path.join(os.getcwd(), "dpo_seed"))
@@ -48,10 +48,7 @@ class DpoApiTest(unittest.TestCase):
         cls.ids = {}
         for name, role in [("dpo-anne", "dpo"), ("dpo-bruno", "dpo"), ("fraud-detector", "agent"),
                            ("aud", "auditor"), ("root", "admin")]:
-            r = run("principal", "add", name, "--role", role, data=cls.data)
-            assert r.returncode == 0, r.stderr
-            fields = dict(line.split(": ", 1) for line in r.stdout.splitlines())
-            cls.ids[name], cls.keys[name] = fields["id"], fields["key"]
+            cls.ids[name], cls.keys[name] = principal_add(cls.data, name, role)
         # a real NIR of the demo population and its token as the fraud-detector receives it
         out = os.path.join(cls.tmp, "pop")
         r = run("demo-data", "--size", "20", "--out", out)

@@ -18,7 +18,7 @@ import unittest
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ecltest import ECLUSE, run  # noqa: E402
+from ecltest import ECLUSE, principal_add, run  # noqa: E402
 
 JSON_CAP = 64 * 1024  # ECL_HTTP_JSON_MAX_BYTES
 PROBLEM_BASE = "https://ecluse.example/problems/"
@@ -188,10 +188,7 @@ class HttpBase(unittest.TestCase):
 
     @classmethod
     def add(cls, name, role):
-        r = run("principal", "add", name, "--role", role, data=cls.data)
-        assert r.returncode == 0, r.stderr
-        fields = dict(line.split(": ", 1) for line in r.stdout.splitlines())
-        return fields["id"], fields["key"]
+        return principal_add(cls.data, name, role)
 
     def get(self, path, key=None, **kw):
         h = {"Authorization": "Bearer " + key} if key else {}

@@ -17,7 +17,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ecltest import SOURCE_DIR, run  # noqa: E402
+from ecltest import SOURCE_DIR, principal_add, run  # noqa: E402
 from test_http import Server, request  # noqa: E402
 
 SPEC_PATH = os.path.join(SOURCE_DIR, "docs", "openapi.yaml")
@@ -330,10 +330,7 @@ class GatewayTest(unittest.TestCase):
 
     @classmethod
     def add(cls, name, role):
-        r = run("principal", "add", name, "--role", role, data=cls.data)
-        assert r.returncode == 0, r.stderr
-        fields = dict(line.split(": ", 1) for line in r.stdout.splitlines())
-        return fields["id"], fields["key"]
+        return principal_add(cls.data, name, role)
 
     def call(self, method, template, path=None, role=None, body=None, headers=None, ctype=None):
         """Sends one request, checks the response against the spec, returns (status, headers,
