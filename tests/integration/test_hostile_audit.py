@@ -29,7 +29,8 @@ def rid(tag):
 class HostileAuditTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = ecltest.demo_server(size=20, serve_args=("--connection-timeout", "2"))
+        cls.srv = ecltest.demo_server(size=20, serve_args=("--connection-timeout", "2"),
+                                      extra_principals={"hostile-dpo": "dpo"})
         cls.key = cls.srv.keys[AGENT]
         cls.secrets = set()
         for recs in cls.srv.raw.values():
@@ -117,6 +118,8 @@ class HostileAuditTest(unittest.TestCase):
             get("badpurpose", "/v1/datasets/citizens/records/%s?purpose=Bad!" % self.nir) +
             (400, "invalid_purpose"),
             get("badquery", rec % self.nir + "&x=%zz") + (400, "bad_request"),
+            json_post("badpurposebody", b'{"purpose":"../citizen_services","where":{}}') +
+            (400, "invalid_purpose"),
             get("longurl", "/v1/datasets/citizens/records/" + "a" * 5000) +
             (414, "uri_too_long"),
             get("nomethod", "/v1/datasets") + (200, None),  # placeholder, replaced below
@@ -177,6 +180,32 @@ class HostileAuditTest(unittest.TestCase):
                 # a 401: the existing refusal audit, without a principal
                 self.assertEqual(len(es), 1, (request_id, es))
                 self.assertNotIn("principal", es[0])
+
+    def test_other_roles_and_wellformed_unknown_purpose(self):
+        # a DPO's malformed body: refused before the handler decides anything, audited once
+        i = rid("dpojson")
+        st, _, b = self.srv.request("POST", "/v1/policy/simulate", body=b'{"a":1,"a":2}',
+                                    key=self.srv.keys["hostile-dpo"],
+                                    headers={"X-Request-Id": i,
+                                             "Content-Type": "application/json"})
+        self.assertEqual(st, 400, b)
+        # a well-formed purpose id the agent may not invoke stays 403 (the policy decides)
+        j = rid("otherpurpose")
+        st, _, b = self.srv.request(
+            "POST", QUERY, body={"purpose": "fraud_detection", "where": {"nir": self.nir}},
+            agent=AGENT, headers={"X-Request-Id": j})
+        self.assertEqual(st, 403, b)
+        self.assertEqual(json.loads(b)["code"], "purpose_not_allowed_for_agent")
+        self.assertEqual(json.loads(b)["type"], "https://ecluse.example/problems/forbidden")
+        found = self.entries_of([i, j], 1)
+        time.sleep(0.3)
+        found = self.entries_of([i, j], 1)
+        self.assertEqual(len(found[i]), 1, found[i])
+        self.assertEqual(found[i][0]["kind"], "access.refused")
+        self.assertEqual(found[i][0]["role"], "dpo")
+        self.assertEqual(found[i][0]["principal"], self.srv.ids["hostile-dpo"])
+        self.assertEqual(len(found[j]), 1, found[j])
+        self.assertEqual(found[j][0]["decision"], "deny")
 
     def test_invalid_key_is_not_attributed(self):
         i = rid("badkey")
