@@ -9,52 +9,27 @@
 #include "disclose.h"
 #include "query.h"
 
-#define PROBLEM_BASE "https://ecluse.example/problems/"
-
 /* What the completion needs: the request and its id. */
 struct hreq {
     struct ecl_http_req *req;
     char request_id[ECL_HTTP_REQUEST_ID_MAX_LEN + 1];
 };
 
-static const char *
-title_of(unsigned status)
-{
-    switch (status) {
-    case 400:
-        return "Bad request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not found";
-    case 422:
-        return "Limit exceeded";
-    case 428:
-        return "Precondition required";
-    case 429:
-        return "Too many requests";
-    case 503:
-        return "Service unavailable";
-    default:
-        return "Internal error";
-    }
-}
-
-/* An RFC 9457 problem: type, title, status, detail (the static message), instance (the request
- * id), code and audit_seq.  Never a value from the request. */
+/* An RFC 9457 problem: type and title of the HTTP layer's problem of the status (http.h: one
+ * table of types), status, detail (the static message), instance (the request id), code (the
+ * disclosure's reason code) and audit_seq.  Never a value from the request. */
 static void
 problem_resp(struct ecl_http_resp *resp, const char *request_id,
              const struct ecl_disclose_result *res)
 {
-    char type[128];
     char ra[24];
     json_t *o;
     char *s = NULL;
     const char *code = res->code != NULL ? res->code : "internal";
+    enum ecl_http_problem p = ecl_http_problem_of_http(res->status);
 
-    snprintf(type, sizeof type, "%s%s", PROBLEM_BASE, code);
-    o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "type", type, "title", title_of(res->status),
-                  "status", (json_int_t)res->status, "detail",
+    o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "type", ecl_http_problem_type(p), "title",
+                  ecl_http_problem_title(p), "status", (json_int_t)res->status, "detail",
                   res->message != NULL ? res->message : "", "instance", request_id, "code", code);
     if (o != NULL && res->audit_seq != UINT64_MAX) {
         json_object_set_new(o, "audit_seq", json_integer((json_int_t)res->audit_seq));
@@ -118,6 +93,8 @@ run(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_resp *resp,
     d->request_id = ecl_http_req_id(req);
     d->official = ecl_http_req_header(req, "On-Behalf-Of");
     d->case_ref = ecl_http_req_header(req, "X-Case-Id");
+    /* every answer of ecl_disclose is described by its own entry (refusals included) */
+    ecl_http_req_audited(req);
     ecl_disclose(app, d, done, h);
     return ECL_HTTP_PENDING;
 }

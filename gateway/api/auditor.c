@@ -160,6 +160,7 @@ commit_prepared(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_r
     }
     st = ecl_audit_submit(app->audit, &r->ev, held_done, h);
     if (st == ECL_OK) {
+        ecl_http_req_audited(req); /* the audit.read entry describes the answer */
         return ECL_HTTP_PENDING;
     }
     ecl_http_resp_free(&h->resp);

@@ -262,6 +262,7 @@ http_submit(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_resp 
     enum ecl_status st = ecl_api_commit(app, ev, data, meta, http_committed, p);
 
     if (st == ECL_OK) {
+        ecl_http_req_audited(req); /* this entry describes the answer: no access.refused too */
         return ECL_HTTP_PENDING;
     }
     pending_free(p);
@@ -421,5 +422,6 @@ ecl_api_problem(struct ecl_http_req *req, struct ecl_http_resp *resp, enum ecl_h
                 const char *code)
 {
     problem_into(resp, p, ecl_http_req_id(req), code, 0);
+    resp->reason = code; /* the reason of the access.refused entry of a 4xx (http.h) */
     return ECL_HTTP_DONE;
 }

@@ -393,6 +393,24 @@ name_ok(const char *s)
     return s != NULL && s[0] != 0 && strlen(s) <= ECL_NAME_MAX_LEN;
 }
 
+/* A purpose id as the policy defines it (docs/policy.md): 1 to ECL_NAME_MAX_LEN letters, digits,
+ * '_', '-' or '.', starting with a letter.  Anything else is a malformed request (400), not an
+ * unknown purpose. */
+static int
+purpose_id_ok(const char *s)
+{
+    if (!name_ok(s) || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) {
+        return 0;
+    }
+    for (const char *q = s; *q != 0; q++) {
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              *q == '_' || *q == '-' || *q == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Adds a subject identifier, normalised as the schema normalises the subject field. */
 static void
 add_subject(struct dctx *c, const char *id, size_t len)
@@ -1242,7 +1260,7 @@ ecl_disclose(struct ecl_app *app, const struct ecl_disclose_req *r, ecl_disclose
         refuse(c, 400, "purpose_required", "A purpose is required.", NULL, 0);
         goto out;
     }
-    if (r->purpose != NULL && !name_ok(r->purpose)) {
+    if (r->purpose != NULL && !purpose_id_ok(r->purpose)) {
         refuse(c, 400, "invalid_purpose", "The purpose is not a purpose id.", NULL, 0);
         goto out;
     }

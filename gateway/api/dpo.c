@@ -66,11 +66,15 @@ enum ecl_http_result
 ecl_dpo_invalid_policy(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_resp *resp,
                        struct ecl_audit_event *ev, const struct ecl_diags *diags)
 {
+    json_t *ext = ecl_dpo_diags_json(diags);
+
     ev->decision = ECL_AUDIT_DENY;
     ev->reason = "invalid_policy";
-    return ecl_dpo_commit_problem(app, req, resp, ev, 422, "invalid-policy", "Invalid policy",
-                                  "The policy does not validate; see errors.",
-                                  ecl_dpo_diags_json(diags));
+    if (ext != NULL) {
+        json_object_set_new(ext, "code", json_string("invalid_policy"));
+    }
+    return ecl_dpo_commit_problem(app, req, resp, ev, ECL_PROB_INVALID_POLICY,
+                                  "The policy does not validate; see errors.", ext);
 }
 
 static json_t *
@@ -322,13 +326,13 @@ precondition_problem(struct ecl_app *app, struct ecl_http_req *req, struct ecl_h
     if (code == 428) {
         ev->reason = "precondition_required";
         return ecl_dpo_commit_problem(
-            app, req, resp, ev, 428, "precondition-required", "Precondition Required",
+            app, req, resp, ev, ECL_PROB_PRECONDITION_REQUIRED,
             "A policy change needs If-Match with the ETag of the active policy.",
             json_pack("{s:s}", "code", "if_match_required"));
     }
     ev->reason = "precondition_failed";
     return ecl_dpo_commit_problem(
-        app, req, resp, ev, 412, "precondition-failed", "Precondition Failed",
+        app, req, resp, ev, ECL_PROB_PRECONDITION_FAILED,
         "The active policy changed since the ETag given in If-Match; read it again.",
         json_pack("{s:s,s:s}", "code", "stale_etag", "current_etag", cur));
 }

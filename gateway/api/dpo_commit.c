@@ -1,11 +1,9 @@
 /* Audit-then-respond for the DPO answers: thin wrappers over commit.c (ecl_api_commit_json_with,
- * ecl_api_commit_problem_body) for a JSON answer with an ETag header, and problems outside the
- * HTTP layer's table (412, 428, 422 with validation errors). */
+ * ecl_api_commit_problem_body) for a JSON answer with an ETag header, and problems with their
+ * own detail and extension members (412, 428, 422 with validation errors). */
 #include <stdio.h>
 
 #include "dpo_internal.h"
-
-static const char PROBLEM_BASE[] = "https://ecluse.example/problems/";
 
 enum ecl_http_result
 ecl_dpo_commit_json(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_resp *resp,
@@ -24,15 +22,15 @@ ecl_dpo_commit_json(struct ecl_app *app, struct ecl_http_req *req, struct ecl_ht
 
 enum ecl_http_result
 ecl_dpo_commit_problem(struct ecl_app *app, struct ecl_http_req *req, struct ecl_http_resp *resp,
-                       struct ecl_audit_event *ev, unsigned status, const char *slug,
-                       const char *title, const char *detail, json_t *ext)
+                       struct ecl_audit_event *ev, enum ecl_http_problem prob, const char *detail,
+                       json_t *ext)
 {
-    char type[128];
+    unsigned status = ecl_http_problem_status(prob);
     json_t *o = NULL;
 
-    snprintf(type, sizeof type, "%s%s", PROBLEM_BASE, slug);
-    o = json_pack("{s:s,s:s,s:I,s:s,s:s}", "type", type, "title", title, "status",
-                  (json_int_t)status, "detail", detail, "instance", ecl_http_req_id(req));
+    o = json_pack("{s:s,s:s,s:I,s:s,s:s}", "type", ecl_http_problem_type(prob), "title",
+                  ecl_http_problem_title(prob), "status", (json_int_t)status, "detail", detail,
+                  "instance", ecl_http_req_id(req));
     if (o != NULL && ext != NULL && json_object_update(o, ext) != 0) {
         json_decref(o);
         o = NULL;

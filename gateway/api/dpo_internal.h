@@ -20,13 +20,14 @@ enum ecl_http_result ecl_dpo_commit_json(struct ecl_app *app, struct ecl_http_re
                                          struct ecl_http_resp *resp, struct ecl_audit_event *ev,
                                          unsigned status, json_t *data, json_t *meta,
                                          const char *etag);
-/* Audit-then-respond with a problem that the HTTP layer's table does not have (412, 428, 422
- * with validation errors): type PROBLEM_BASE + slug, a fixed title and detail, and ext (taken,
- * may be NULL) merged in as extension members; audit_seq is added. */
+/* Audit-then-respond with a problem of the HTTP layer's table (type, title, status: 412, 428,
+ * 422 with validation errors...), a fixed detail sentence, and ext (taken, may be NULL; its
+ * "code" member is the machine reason code) merged in as extension members; audit_seq is
+ * added. */
 enum ecl_http_result ecl_dpo_commit_problem(struct ecl_app *app, struct ecl_http_req *req,
                                             struct ecl_http_resp *resp, struct ecl_audit_event *ev,
-                                            unsigned status, const char *slug, const char *title,
-                                            const char *detail, json_t *ext);
+                                            enum ecl_http_problem prob, const char *detail,
+                                            json_t *ext);
 
 /* {"errors": [{"pointer", "reason"}...], "errors_dropped": n}: a new object. */
 json_t *ecl_dpo_diags_json(const struct ecl_diags *d);

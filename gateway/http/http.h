@@ -34,33 +34,47 @@ const char *ecl_http_method_name(enum ecl_http_method m);
 /* Problems (RFC 9457).  Each has a stable type URI, a title, a status and a fixed detail
  * sentence (docs/errors.md).  Problem bodies never echo input or internals. */
 enum ecl_http_problem {
-    ECL_PROB_BAD_REQUEST = 0,    /* 400 */
-    ECL_PROB_INVALID_JSON,       /* 400 */
-    ECL_PROB_INVALID_PATH,       /* 400 */
-    ECL_PROB_AMBIGUOUS_FRAMING,  /* 400 */
-    ECL_PROB_UNAUTHENTICATED,    /* 401 */
-    ECL_PROB_FORBIDDEN,          /* 403 */
-    ECL_PROB_NOT_FOUND,          /* 404 */
-    ECL_PROB_METHOD_NOT_ALLOWED, /* 405 */
-    ECL_PROB_CONFLICT,           /* 409 */
-    ECL_PROB_BODY_TOO_LARGE,     /* 413 */
-    ECL_PROB_URI_TOO_LONG,       /* 414 */
-    ECL_PROB_UNSUPPORTED_MEDIA,  /* 415 */
-    ECL_PROB_LIMIT_EXCEEDED,     /* 422 */
-    ECL_PROB_HEADERS_TOO_LARGE,  /* 431 */
-    ECL_PROB_INTERNAL,           /* 500 */
-    ECL_PROB_NOT_IMPLEMENTED,    /* 501 */
-    ECL_PROB_UNAVAILABLE,        /* 503 */
-    ECL_PROB_NOT_READY,          /* 503 */
-    ECL_PROB_SEALED,             /* 503 */
-    ECL_PROB_STORAGE_FULL,       /* 507 */
+    ECL_PROB_BAD_REQUEST = 0,       /* 400 */
+    ECL_PROB_INVALID_JSON,          /* 400 */
+    ECL_PROB_INVALID_PATH,          /* 400 */
+    ECL_PROB_AMBIGUOUS_FRAMING,     /* 400 */
+    ECL_PROB_UNAUTHENTICATED,       /* 401 */
+    ECL_PROB_FORBIDDEN,             /* 403 */
+    ECL_PROB_NOT_FOUND,             /* 404 */
+    ECL_PROB_METHOD_NOT_ALLOWED,    /* 405 */
+    ECL_PROB_CONFLICT,              /* 409 */
+    ECL_PROB_BODY_TOO_LARGE,        /* 413 */
+    ECL_PROB_URI_TOO_LONG,          /* 414 */
+    ECL_PROB_UNSUPPORTED_MEDIA,     /* 415 */
+    ECL_PROB_LIMIT_EXCEEDED,        /* 422 */
+    ECL_PROB_HEADERS_TOO_LARGE,     /* 431 */
+    ECL_PROB_INTERNAL,              /* 500 */
+    ECL_PROB_NOT_IMPLEMENTED,       /* 501 */
+    ECL_PROB_UNAVAILABLE,           /* 503 */
+    ECL_PROB_NOT_READY,             /* 503 */
+    ECL_PROB_SEALED,                /* 503 */
+    ECL_PROB_STORAGE_FULL,          /* 507 */
+    ECL_PROB_PRECONDITION_FAILED,   /* 412 */
+    ECL_PROB_PRECONDITION_REQUIRED, /* 428 */
+    ECL_PROB_INVALID_POLICY,        /* 422 */
+    ECL_PROB_RATE_LIMITED,          /* 429 */
 };
-#define ECL_HTTP_PROBLEM_COUNT 20
+#define ECL_HTTP_PROBLEM_COUNT 24
 
 /* The problem a status becomes when a handler fails with it (the one status-to-HTTP table). */
 enum ecl_http_problem ecl_http_problem_of_status(enum ecl_status st);
 unsigned ecl_http_problem_status(enum ecl_http_problem p);
 const char *ecl_http_problem_slug(enum ecl_http_problem p);
+const char *ecl_http_problem_title(enum ecl_http_problem p);
+/* The full type URI (https://ecluse.example/problems/<slug>): every problem body of the gateway
+ * takes its type from this table, never builds one. */
+const char *ecl_http_problem_type(enum ecl_http_problem p);
+/* The problem's machine code (the slug with '_': "body_too_large"), used as the reason of the
+ * access.refused entry when no more specific code is known. */
+const char *ecl_http_problem_code(enum ecl_http_problem p);
+/* The generic problem of an HTTP status (400 bad-request, 403 forbidden, 429 rate-limited...);
+ * ECL_PROB_INTERNAL for a status without one. */
+enum ecl_http_problem ecl_http_problem_of_http(unsigned status);
 /* Appends the problem+json body, instance = request id; reason (a static sentence, may be
  * NULL) becomes an extension member. */
 enum ecl_status ecl_http_problem_body(enum ecl_http_problem p, const char *request_id,
@@ -139,6 +153,10 @@ const struct ecl_principal *ecl_http_req_principal(const struct ecl_http_req *re
 /* Reports a refusal decided by a handler (for example a policy denial) to the refusal hook, so
  * that it is audited like the layer's own 401 and 403.  reason is a static code. */
 void ecl_http_req_refused(struct ecl_http_req *req, unsigned status, const char *reason);
+/* Marks the request as audited by its handler (the commit paths of the integrator call it when
+ * they submit the entry that describes the answer).  Every other 4xx (and 501) answer to a request
+ * with a valid API key goes to the refusal hook once, when it is sent. */
+void ecl_http_req_audited(struct ecl_http_req *req);
 
 /* Completes a request whose handler returned ECL_HTTP_PENDING.  Thread-safe; callable from any
  * thread, exactly once per pending request, even before the handler has returned.  Takes the
@@ -171,8 +189,10 @@ struct ecl_http_route {
 
 /* ---- the server ---------------------------------------------------------------------------- */
 
-/* Called for every 401 and 403 (and ecl_http_req_refused) before the response is sent, from an
- * HTTP thread.  req is valid during the call.  The integrator submits the audit event here. */
+/* Called for every 401 and 403 (and ecl_http_req_refused), and for every other 4xx (and 501)
+ * answer to a request with a valid API key that no commit path audited (ecl_http_req_audited),
+ * before the response is sent, from an HTTP thread; at most once per request.  req is valid during
+ * the call. The integrator submits the audit event here. */
 typedef void (*ecl_http_refusal_fn)(void *arg, const struct ecl_http_req *req, unsigned status,
                                     const char *reason);
 /* Readiness: returns 1 when ready, or 0 and a static sentence in *reason (shown in /readyz). */

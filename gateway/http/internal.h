@@ -86,6 +86,8 @@ struct ecl_http_req {
     size_t nquery;
 
     int have_principal;
+    int auth_tried; /* the Authorization header was checked (have_principal tells the result) */
+    int audited;    /* an audit entry describes the answer (refusal hook or a commit path) */
     struct ecl_principal principal;
 
     struct ecl_buf body;

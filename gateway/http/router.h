@@ -68,7 +68,6 @@ int ecl_http_method_parse(const char *s);
 void ecl_http_allow_format(unsigned allow, char *out, size_t cap);
 
 /* Problem table (problem.c). */
-const char *ecl_http_problem_title(enum ecl_http_problem p);
 const char *ecl_http_problem_detail(enum ecl_http_problem p);
 
 #endif

@@ -299,9 +299,16 @@ ecl_http_req_refused(struct ecl_http_req *req, unsigned status, const char *reas
 {
     const struct ecl_http_config *cfg = &req->srv->cfg;
 
+    req->audited = 1;
     if (cfg->on_refusal != NULL) {
         cfg->on_refusal(cfg->refusal_arg, req, status, reason);
     }
+}
+
+void
+ecl_http_req_audited(struct ecl_http_req *req)
+{
+    req->audited = 1;
 }
 
 /* ---- request life cycle -------------------------------------------------------------------- */
@@ -402,6 +409,8 @@ add_header(struct MHD_Response *mr, const char *name, const char *value)
     return MHD_add_response_header(mr, name, value);
 }
 
+static void key_check(struct ecl_http_req *req);
+
 /* Queues req->resp.  Problem bodies are built here, with the request id as instance. */
 static enum MHD_Result
 send_resp(struct ecl_http_req *req)
@@ -410,10 +419,28 @@ send_resp(struct ecl_http_req *req)
     struct MHD_Response *mr;
     enum MHD_Result ret = MHD_YES;
     int streamed;
+    int refusal;
     char allow[96];
 
     if (r->status < 100 || r->status > 599) {
         ecl_http_resp_problem(r, ECL_PROB_INTERNAL);
+    }
+    refusal = (r->status >= 400 && r->status < 500) || r->status == 501;
+    if (refusal && !req->auth_tried) {
+        /* a 4xx decided before authentication (framing, limits, path, method) or on a public
+         * route: a key the request carries is still identified, so that the refusal of a valid
+         * key is audited; traffic without a key is refused without any lookup */
+        key_check(req);
+    }
+    if (refusal && req->have_principal && !req->audited) {
+        /* a 4xx (or 501: an unknown method) to an authenticated principal that no commit path
+         * described: one access.refused entry (the handler's static code, else the problem's) */
+        const char *code = r->reason;
+        if (code == NULL) {
+            code = ecl_http_problem_code(r->is_problem ? r->problem
+                                                       : ecl_http_problem_of_http(r->status));
+        }
+        ecl_http_req_refused(req, r->status, code);
     }
     if (r->is_problem) {
         const char *reason = r->reason;
@@ -557,18 +584,20 @@ json_content_type(const char *ct)
     return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
 }
 
-/* Authorization: Bearer <key>.  Every failure is the same 401. */
-static enum MHD_Result
-authenticate(struct ecl_http_req *req)
+/* Checks Authorization: Bearer <key> once: ECL_OK (req->principal set), ECL_ERR_DENIED (no
+ * header, not Bearer, unknown or revoked key; *reason says which) or a store error. */
+static enum ecl_status
+key_lookup(struct ecl_http_req *req, const char **reason)
 {
     struct ecl_http_server *srv = req->srv;
     const char *h =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     enum ecl_status st = ECL_ERR_DENIED;
-    const char *reason = "missing_credentials";
 
+    req->auth_tried = 1;
+    *reason = "missing_credentials";
     if (h != NULL) {
-        reason = "invalid_credentials";
+        *reason = "invalid_credentials";
         if (strncasecmp(h, "Bearer ", 7) == 0) {
             const char *tok = h + 7;
             while (*tok == ' ') {
@@ -580,6 +609,35 @@ authenticate(struct ecl_http_req *req)
     }
     if (st == ECL_OK) {
         req->have_principal = 1;
+    }
+    return st;
+}
+
+/* Before a refusal decided without authentication: identifies a valid key, silently (the
+ * refusal stays what it is; an invalid key changes nothing). */
+static void
+key_check(struct ecl_http_req *req)
+{
+    const char *reason = NULL;
+
+    if (req->conn == NULL || MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_AUTHORIZATION) == NULL) {
+        req->auth_tried = 1;
+        return;
+    }
+    if (key_lookup(req, &reason) != ECL_OK) {
+        memset(&req->principal, 0, sizeof req->principal);
+    }
+}
+
+/* Authorization: Bearer <key>.  Every failure is the same 401. */
+static enum MHD_Result
+authenticate(struct ecl_http_req *req)
+{
+    const char *reason = NULL;
+    enum ecl_status st = key_lookup(req, &reason);
+
+    if (st == ECL_OK) {
         if ((req->rt->roles & ECL_HTTP_ROLE(req->principal.role)) == 0) {
             ecl_http_req_refused(req, 403, "role_not_allowed");
             return refuse(req, ECL_PROB_FORBIDDEN);
@@ -642,15 +700,17 @@ on_headers(struct ecl_http_req *req, const char *url, const char *method)
     req->route = req->match.route;
     req->rt = ecl_http_router_route(srv->router, req->route);
 
+    /* limits first: an oversized body is refused before any key lookup of a request without
+     * one (send_resp still identifies a key that is present, for the audit) */
+    if ((f.n_length == 1 && f.length > req->rt->max_body) ||
+        (f.te_chunked && req->rt->max_body == 0)) {
+        return refuse(req, ECL_PROB_BODY_TOO_LARGE);
+    }
     if (req->rt->roles != ECL_HTTP_PUBLIC) {
         enum MHD_Result r = authenticate(req);
         if (r != MHD_YES || req->queued) {
             return r;
         }
-    }
-    if ((f.n_length == 1 && f.length > req->rt->max_body) ||
-        (f.te_chunked && req->rt->max_body == 0)) {
-        return refuse(req, ECL_PROB_BODY_TOO_LARGE);
     }
     if ((f.n_length == 1 && f.length > 0) || f.te_chunked) {
         if (!json_content_type(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
