@@ -28,7 +28,7 @@ from test_http import raw, request, status_of  # noqa: E402
 
 LONG = os.environ.get("ECL_RELIABILITY_LONG") == "1"
 HAVE_FIU = shutil.which("fiu-run") is not None and shutil.which("fiu-ctrl") is not None
-PER_IP = 256  # ECL_HTTP_MAX_CONNECTIONS_PER_IP
+PER_IP = 512  # ECL_HTTP_MAX_CONNECTIONS_PER_IP
 
 
 def sanitized():
@@ -212,7 +212,7 @@ def timed_get(port, source="127.0.0.2"):
 
 class HostileClientTest(TempDirTest):
     """While an attacker on 127.0.0.1 holds connections open, a client on 127.0.0.2 is served;
-    its latencies are printed (the limits: --connection-timeout 2 here, per-IP 256)."""
+    its latencies are printed (the limits: --connection-timeout 2 here, per-IP 512)."""
 
     def setUp(self):
         super().setUp()
