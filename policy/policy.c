@@ -54,28 +54,6 @@ id_ok(const char *s)
     return 1;
 }
 
-static void
-check_keys(const json_t *obj, const char *const *allowed, const char *path, struct ecl_diags *d)
-{
-    const char *k;
-    json_t *v;
-    char p[ECL_DIAG_PATH_MAX];
-
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a != NULL; a++) {
-            if (strcmp(*a, k) == 0) {
-                ok = 1;
-            }
-        }
-        if (!ok) {
-            ecl_json_pointer_join(p, sizeof p, path, k);
-            ecl_diags_add(d, p, "unknown key");
-        }
-    }
-}
-
 /* Context of one parse. */
 struct ctx {
     struct ecl_policy *p;
@@ -312,7 +290,7 @@ parse_obligations(struct ctx *c, const json_t *o, const char *path, struct purpo
         ecl_diags_add(c->d, path, "obligations must be an object (it may be empty)");
         return;
     }
-    check_keys(o, keys, path, c->d);
+    ecl_json_check_keys(o, keys, path, c->d);
     pu->ob.no_training = get_bool(c, o, "no_training", path);
     pu->ob.no_onward_transfer = get_bool(c, o, "no_onward_transfer", path);
     pu->ob.retain_max_hours =
@@ -347,7 +325,7 @@ parse_purposes(struct ctx *c, const json_t *root)
             ecl_diags_add(c->d, path, "a purpose must be an object");
             continue;
         }
-        check_keys(o, keys, path, c->d);
+        ecl_json_check_keys(o, keys, path, c->d);
         pu->id = get_id(c, o, "id", path, "the purpose id");
         pu->description = get_text(c, o, "description", path, 1);
         v = json_object_get(o, "legal_basis");
@@ -446,7 +424,7 @@ parse_agents(struct ctx *c, const json_t *root)
             ecl_diags_add(c->d, path, "an agent must be an object");
             continue;
         }
-        check_keys(o, keys, path, c->d);
+        ecl_json_check_keys(o, keys, path, c->d);
         a->src = o;
         a->id = get_id(c, o, "id", path, "the agent id");
         (void)get_text(c, o, "description", path, 1);
@@ -668,22 +646,22 @@ parse_action(struct ctx *c, const json_t *v, const char *path, const struct ecl_
     switch (a->kind) {
     case ECL_ACT_ALLOW:
     case ECL_ACT_REDACT:
-        check_keys(v, k_plain, path, c->d);
+        ecl_json_check_keys(v, k_plain, path, c->d);
         break;
     case ECL_ACT_PSEUDONYMIZE:
     case ECL_ACT_TOKENIZE:
-        check_keys(v, k_domain, path, c->d);
+        ecl_json_check_keys(v, k_domain, path, c->d);
         parse_domain(c, v, path, a);
         break;
     case ECL_ACT_MASK:
-        check_keys(v, k_mask, path, c->d);
+        ecl_json_check_keys(v, k_mask, path, c->d);
         a->keep_first =
             (unsigned)get_int(c, v, "keep_first", path, 0, ECL_POLICY_MAX_MASK_KEEP, 0, 0);
         a->keep_last =
             (unsigned)get_int(c, v, "keep_last", path, 0, ECL_POLICY_MAX_MASK_KEEP, 0, 0);
         break;
     case ECL_ACT_GENERALIZE:
-        check_keys(v, k_gen, path, c->d);
+        ecl_json_check_keys(v, k_gen, path, c->d);
         parse_generalize(c, v, path, f->type, a);
         return;
     }
@@ -770,7 +748,7 @@ parse_condition(struct ctx *c, const json_t *o, const char *path, const struct e
         ecl_diags_add(c->d, path, "a condition must be an object");
         return;
     }
-    check_keys(o, keys, path, c->d);
+    ecl_json_check_keys(o, keys, path, c->d);
     v = json_object_get(o, "field");
     ecl_json_pointer_join(p, sizeof p, path, "field");
     if (!json_is_string(v)) {
@@ -836,7 +814,7 @@ parse_condition(struct ctx *c, const json_t *o, const char *path, const struct e
             ecl_diags_add(c->d, p, "range must be an object with min, max or both");
             break;
         }
-        check_keys(r, rkeys, p, c->d);
+        ecl_json_check_keys(r, rkeys, p, c->d);
         cd->min = json_object_get(r, "min");
         cd->max = json_object_get(r, "max");
         for (int i = 0; i < 2; i++) {
@@ -919,7 +897,7 @@ parse_limits(struct ctx *c, const json_t *o, const char *path, struct ecl_policy
                       "records_per_day");
         return;
     }
-    check_keys(l, keys, p, c->d);
+    ecl_json_check_keys(l, keys, p, c->d);
     r->limits.records_per_request =
         (uint32_t)get_int(c, l, "records_per_request", p, 1, ECL_HTTP_RECORDS_PER_REQUEST, 1, 0);
     r->limits.requests_per_minute =
@@ -946,7 +924,7 @@ parse_validity(struct ctx *c, const json_t *o, const char *path, struct ecl_poli
         ecl_diags_add(c->d, p, "valid must be an object with not_before, not_after or both");
         return;
     }
-    check_keys(w, keys, p, c->d);
+    ecl_json_check_keys(w, keys, p, c->d);
     for (int i = 0; i < 2; i++) {
         const char *k = keys[i];
         const json_t *t = json_object_get(w, k);
@@ -1009,7 +987,7 @@ parse_rule(struct ctx *c, const json_t *o, const char *path, struct ecl_policy_r
     const json_t *arr;
     long pidx = -1;
 
-    check_keys(o, keys, path, c->d);
+    ecl_json_check_keys(o, keys, path, c->d);
     r->src = o;
     r->id = get_id(c, o, "id", path, "the rule id");
     (void)get_text(c, o, "description", path, 0);
@@ -1189,7 +1167,7 @@ parse_four_eyes(struct ctx *c, const json_t *root)
                       "four_eyes must be an object: policy_changes, reidentification");
         return;
     }
-    check_keys(v, keys, "/four_eyes", c->d);
+    ecl_json_check_keys(v, keys, "/four_eyes", c->d);
     if (get_bool(c, v, "policy_changes", "/four_eyes")) {
         c->p->four_eyes |= ECL_FOUR_EYES_POLICY;
     }
@@ -1257,7 +1235,7 @@ ecl_policy_parse(const char *json, size_t len, const struct ecl_schema *const *s
         ecl_policy_free(c.p);
         return ECL_ERR_INVALID;
     }
-    check_keys(c.p->doc, keys, "", diags);
+    ecl_json_check_keys(c.p->doc, keys, "", diags);
     fmt = json_object_get(c.p->doc, "format");
     if (!json_is_integer(fmt) || json_integer_value(fmt) != 1) {
         ecl_diags_add(diags, "/format", "format must be 1 (this version of the policy language)");

@@ -181,10 +181,9 @@ ecl_normalize(enum ecl_normalize how, const char *in, size_t in_len, char *out, 
     return n;
 }
 
-static int
-name_ok(const char *s)
+int
+ecl_name_ok(const char *s, size_t n)
 {
-    size_t n = strlen(s);
 
     if (n == 0 || n > ECL_NAME_MAX_LEN) {
         return 0;
@@ -227,9 +226,9 @@ ecl_schema_free(struct ecl_schema *s)
     free(s);
 }
 
-/* Refuses keys outside the allowed list. */
-static void
-check_keys(const json_t *obj, const char *const *allowed, const char *path, struct ecl_diags *diags)
+void
+ecl_json_check_keys(const json_t *obj, const char *const *allowed, const char *path,
+                    struct ecl_diags *diags)
 {
     const char *k;
     json_t *v;
@@ -270,11 +269,11 @@ parse_field(const json_t *jf, const char *path, struct ecl_field *f, struct ecl_
         ecl_diags_add(diags, path, "a field must be an object");
         return;
     }
-    check_keys(jf, keys, path, diags);
+    ecl_json_check_keys(jf, keys, path, diags);
 
     v = json_object_get(jf, "name");
     ecl_json_pointer_join(p, sizeof p, path, "name");
-    if (!json_is_string(v) || !name_ok(json_string_value(v))) {
+    if (!json_is_string(v) || !ecl_name_ok(json_string_value(v), json_string_length(v))) {
         ecl_diags_add(diags, p,
                       "the field name must be 1 to %d letters, digits, '_' or '-', "
                       "starting with a letter",
@@ -471,10 +470,10 @@ ecl_schema_parse(const char *json, size_t len, struct ecl_diags *diags, struct e
         json_decref(root);
         return ECL_ERR_NOMEM;
     }
-    check_keys(root, keys, "", diags);
+    ecl_json_check_keys(root, keys, "", diags);
 
     v = json_object_get(root, "name");
-    if (!json_is_string(v) || !name_ok(json_string_value(v))) {
+    if (!json_is_string(v) || !ecl_name_ok(json_string_value(v), json_string_length(v))) {
         ecl_diags_add(diags, "/name",
                       "the dataset name must be 1 to %d letters, digits, '_' or "
                       "'-', starting with a letter",

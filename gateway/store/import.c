@@ -74,31 +74,12 @@ fail(struct import *im, uint64_t line, const char *field, const char *reason, en
     return st;
 }
 
-static int
-name_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > ECL_NAME_MAX_LEN) {
-        return 0;
-    }
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* An input key that is not a field: named only when it looks like a field name (a key could
  * hold personal data). */
 static void
 unknown_field(const char *k, size_t n, struct ecl_import_error *err)
 {
-    if (name_ok(k, n)) {
+    if (ecl_name_ok(k, n)) {
         memcpy(err->field, k, n);
         err->field[n] = 0;
         err->reason = "unknown field (not in the dataset's schema)";
@@ -498,7 +479,7 @@ import_csv(struct import *im)
         size_t n = row->len[i];
         char tmp[ECL_NAME_MAX_LEN + 1];
 
-        if (!name_ok(name, n)) {
+        if (!ecl_name_ok(name, n)) {
             unknown_field(name, n, im->err);
             im->err->line = line;
             st = ECL_ERR_INVALID;

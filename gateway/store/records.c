@@ -85,27 +85,6 @@ count_key(const char *dataset, uint8_t out[CKEY_MAX])
     return 6 + n;
 }
 
-static int
-name_ok(const char *s)
-{
-    size_t n = strnlen(s, ECL_NAME_MAX_LEN + 1);
-
-    if (n == 0 || n > ECL_NAME_MAX_LEN) {
-        return 0;
-    }
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Copies the value of key into out (reset first).  ECL_ERR_NOT_FOUND when absent. */
 static enum ecl_status
 fetch(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, struct ecl_buf *out)
@@ -538,7 +517,7 @@ ecl_records_dataset_get(struct ecl_records *r, const char *name, const struct ec
     MDB_txn *txn = NULL;
     enum ecl_status st;
 
-    if (!name_ok(name)) {
+    if (!ecl_name_ok(name, strnlen(name, ECL_NAME_MAX_LEN + 1))) {
         return ECL_ERR_NOT_FOUND;
     }
     found = cache_find(r, name);
@@ -1108,7 +1087,7 @@ purposes_from_json(const json_t *a, struct ecl_purposes *out)
     out->n = 0;
     json_array_foreach(a, i, v)
     {
-        if (!json_is_string(v) || !name_ok(json_string_value(v))) {
+        if (!json_is_string(v) || !ecl_name_ok(json_string_value(v), json_string_length(v))) {
             return ECL_ERR_INTERNAL;
         }
         memcpy(out->names[out->n], json_string_value(v), json_string_length(v) + 1);
@@ -1241,7 +1220,7 @@ ecl_records_objection_set(struct ecl_records *r, const char *dataset,
     MDB_txn *txn = NULL;
     enum ecl_status st;
 
-    if (!name_ok(purpose)) {
+    if (!ecl_name_ok(purpose, strnlen(purpose, ECL_NAME_MAX_LEN + 1))) {
         return ECL_ERR_INVALID;
     }
     ECL_GUARD(ecl_records_dataset_get(r, dataset, &s));

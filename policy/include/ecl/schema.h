@@ -96,6 +96,15 @@ int ecl_date_parse(const char *s, size_t len, int *y, int *m, int *d);
 int ecl_is_leap_year(int y);
 int ecl_days_in_month(int y, int m);
 
+/* 1 when s (n bytes) is a valid name of a dataset, field, purpose or agent: 1 to
+ * ECL_NAME_MAX_LEN ASCII letters, digits, '_' or '-', starting with a letter. */
+int ecl_name_ok(const char *s, size_t n);
+
+/* Adds an "unknown key" diagnostic (at the key's JSON pointer under path) for every member of
+ * obj whose key is not in allowed (NULL-terminated). */
+void ecl_json_check_keys(const json_t *obj, const char *const *allowed, const char *path,
+                         struct ecl_diags *diags);
+
 const char *ecl_field_type_name(enum ecl_field_type t);
 const char *ecl_field_class_name(enum ecl_field_class c);
 const char *ecl_normalize_name(enum ecl_normalize n);
