@@ -117,15 +117,36 @@ dump(const json_t *v)
     return (char *)b.ptr; /* taken from the buffer: core_free wipes and frees it */
 }
 
+/* Digests and submits c (its data and meta are set; both NULL for a bodiless answer). */
+static enum ecl_status
+core_submit(struct ecl_app *app, struct ecl_audit_event *ev, struct core *c, ecl_api_commit_fn done,
+            void *arg)
+{
+    uint8_t digest[ECL_HASH_LEN];
+    const uint8_t *caller_digest = ev->response_digest;
+    enum ecl_status st;
+
+    c->done = done;
+    c->arg = arg;
+    if (c->data != NULL) {
+        ecl_api_body_digest(c->data, strlen(c->data), c->meta, strlen(c->meta), digest);
+        ev->response_digest = digest;
+    }
+    st = ecl_audit_submit(app->audit, ev, core_committed, c);
+    ev->response_digest = caller_digest; /* digest dies with this frame */
+    if (st == ECL_OK) {
+        return ECL_OK;
+    }
+    core_free(c);
+    return st == ECL_ERR_LIMIT || st == ECL_ERR_SEALED ? st : ECL_ERR_INTERNAL;
+}
+
 enum ecl_status
 ecl_api_commit(struct ecl_app *app, struct ecl_audit_event *ev, json_t *data, json_t *meta,
                ecl_api_commit_fn done, void *arg)
 {
-    uint8_t digest[ECL_HASH_LEN];
-    const uint8_t *caller_digest = ev->response_digest;
     int bodiless = data == NULL && meta == NULL;
     struct core *c = calloc(1, sizeof *c);
-    enum ecl_status st;
 
     if (c != NULL && data != NULL && json_is_object(meta)) {
         c->data = dump(data);
@@ -139,19 +160,31 @@ ecl_api_commit(struct ecl_app *app, struct ecl_audit_event *ev, json_t *data, js
         }
         return ECL_ERR_NOMEM;
     }
-    c->done = done;
-    c->arg = arg;
-    if (!bodiless) {
-        ecl_api_body_digest(c->data, strlen(c->data), c->meta, strlen(c->meta), digest);
-        ev->response_digest = digest;
+    return core_submit(app, ev, c, done, arg);
+}
+
+enum ecl_status
+ecl_api_commit_meta_json(struct ecl_app *app, struct ecl_audit_event *ev, json_t *data,
+                         const char *meta_json, size_t meta_len, ecl_api_commit_fn done, void *arg)
+{
+    struct core *c = calloc(1, sizeof *c);
+
+    if (c != NULL && data != NULL && meta_json != NULL && meta_len >= 2 && meta_json[0] == '{') {
+        c->data = dump(data);
+        c->meta = malloc(meta_len + 1);
+        if (c->meta != NULL) {
+            memcpy(c->meta, meta_json, meta_len);
+            c->meta[meta_len] = 0;
+        }
     }
-    st = ecl_audit_submit(app->audit, ev, core_committed, c);
-    ev->response_digest = caller_digest; /* digest dies with this frame */
-    if (st == ECL_OK) {
-        return ECL_OK;
+    json_decref(data);
+    if (c == NULL || c->data == NULL || c->meta == NULL) {
+        if (c != NULL) {
+            core_free(c);
+        }
+        return ECL_ERR_NOMEM;
     }
-    core_free(c);
-    return st == ECL_ERR_LIMIT || st == ECL_ERR_SEALED ? st : ECL_ERR_INTERNAL;
+    return core_submit(app, ev, c, done, arg);
 }
 
 /* ---- the HTTP wrappers ------------------------------------------------------------------- */

@@ -205,6 +205,7 @@ enum {
      * object members sorted on the stack (more: on the heap) */
     ECL_JSON_DUMP_MAX_DEPTH = 64,
     ECL_JSON_DUMP_STACK_KEYS = 32,
+    ECL_META_CACHE_SLOTS = 64, /* encoded meta of record answers kept per (policy, rule, purpose) */
 };
 
 #endif
