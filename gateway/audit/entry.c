@@ -279,12 +279,30 @@ put_member(struct ecl_buf *b, int *first, const char *key, const char *val)
     if (val == NULL) {
         return ECL_OK;
     }
+    char pre[24];
+    size_t kl = strlen(key);
+    size_t n = 0;
+
+    if (kl > sizeof pre - 4) {
+        if (!*first) {
+            ECL_GUARD(ecl_buf_append_byte(b, ','));
+        }
+        *first = 0;
+        ECL_GUARD(put_str(b, key));
+        ECL_GUARD(ecl_buf_append_byte(b, ':'));
+        return put_str(b, val);
+    }
+    /* our keys are plain ASCII names: ,"key": in one append (no escaping to do) */
     if (!*first) {
-        ECL_GUARD(ecl_buf_append_byte(b, ','));
+        pre[n++] = ',';
     }
     *first = 0;
-    ECL_GUARD(put_str(b, key));
-    ECL_GUARD(ecl_buf_append_byte(b, ':'));
+    pre[n++] = '"';
+    memcpy(pre + n, key, kl);
+    n += kl;
+    pre[n++] = '"';
+    pre[n++] = ':';
+    ECL_GUARD(ecl_buf_append(b, pre, n));
     return put_str(b, val);
 }
 
