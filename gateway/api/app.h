@@ -89,6 +89,11 @@ typedef void (*ecl_api_commit_fn)(void *arg, enum ecl_status st, uint64_t seq, c
                                   size_t body_len);
 enum ecl_status ecl_api_commit(struct ecl_app *app, struct ecl_audit_event *ev, json_t *data,
                                json_t *meta, ecl_api_commit_fn done, void *arg) ECL_WUR;
+/* The same with meta already encoded (meta_json: a JSON object as ecl_api_commit would encode
+ * it, meta_len bytes, borrowed during the call), for answers whose meta is cached. */
+enum ecl_status ecl_api_commit_meta_json(struct ecl_app *app, struct ecl_audit_event *ev,
+                                         json_t *data, const char *meta_json, size_t meta_len,
+                                         ecl_api_commit_fn done, void *arg) ECL_WUR;
 
 /* An extra response header (both strings borrowed during the call; copied). */
 struct ecl_api_header {

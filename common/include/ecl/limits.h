@@ -201,6 +201,11 @@ enum {
     ECL_KEK_VERSIONS_MAX = 16,   /* record-KEK versions whose material a keyring holds */
     ECL_KEK_REWRAP_BATCH = 1000, /* data keys rewrapped per write transaction by default */
     ECL_KEK_REWRAP_BATCH_MAX = 100000,
+    /* answers: nesting encoded by ecl_api_json_dump itself (deeper: jansson's json_dumps) and
+     * object members sorted on the stack (more: on the heap) */
+    ECL_JSON_DUMP_MAX_DEPTH = 64,
+    ECL_JSON_DUMP_STACK_KEYS = 32,
+    ECL_META_CACHE_SLOTS = 64, /* encoded meta of record answers kept per (policy, rule, purpose) */
 };
 
 #endif
