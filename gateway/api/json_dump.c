@@ -7,108 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecl/json_str.h"
 #include "ecl/limits.h"
 #include "json_dump.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
 
-/* Length of the valid UTF-8 sequence at s (left bytes), 0 when invalid (jansson's rules: no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t
-utf8_len(const unsigned char *s, size_t left)
-{
-    unsigned char u = s[0];
-    size_t n;
-    uint32_t v;
-
-    if (u >= 0xC2 && u <= 0xDF) {
-        n = 2;
-        v = u & 0x1Fu;
-    } else if (u >= 0xE0 && u <= 0xEF) {
-        n = 3;
-        v = u & 0x0Fu;
-    } else if (u >= 0xF0 && u <= 0xF4) {
-        n = 4;
-        v = u & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n > left) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
-        }
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 3 && v < 0x800) ||
-        (n == 4 && v < 0x10000)) {
-        return 0;
-    }
-    return n;
-}
-
 static enum ecl_status
 put_str(struct ecl_buf *b, const char *s, size_t len)
 {
-    static const char hexd[] = "0123456789ABCDEF";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0;
-
-    ECL_GUARD(ecl_buf_append_byte(b, '"'));
-    while (run < len) {
-        unsigned char u = p[run];
-        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-        size_t elen = 2;
-        if (u >= 0x20 && u < 0x80 && u != '"' && u != '\\') {
-            run++;
-            continue;
-        }
-        if (u >= 0x80) {
-            size_t n = utf8_len(p + run, len - run);
-            if (n == 0) {
-                return ECL_ERR_INVALID;
-            }
-            run += n;
-            continue;
-        }
-        ECL_GUARD(ecl_buf_append(b, p, run));
-        p += run + 1;
-        len -= run + 1;
-        run = 0;
-        switch (u) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            esc[4] = hexd[u >> 4];
-            esc[5] = hexd[u & 0xF];
-            elen = 6;
-            break;
-        }
-        ECL_GUARD(ecl_buf_append(b, esc, elen));
-    }
-    ECL_GUARD(ecl_buf_append(b, p, run));
-    return ecl_buf_append_byte(b, '"');
+    return ecl_json_str_append(b, s, len, ECL_JSON_STR_UTF8);
 }
 
 static enum ecl_status

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ecl/schema.h"
+#include "ecl/json_str.h"
 #include "entry.h"
 
 static const char *const kind_names[] = {
@@ -123,48 +124,6 @@ text_ok(const char *s)
  * the format (docs/audit-format.md) is unchanged; test_audit_payload compares the two encoders
  * over random events.  Building the tree and dumping it cost about 110k instructions per entry. */
 
-/* Length of the valid UTF-8 sequence at s[0..left) with its code point, 0 when invalid (the
- * same rules as jansson's utf8_check_full: no overlong forms, no surrogates, <= U+10FFFF). */
-static size_t
-utf8_next(const unsigned char *s, size_t left, uint32_t *cp)
-{
-    unsigned char u = s[0];
-    size_t n;
-    uint32_t v;
-
-    if (u < 0x80) {
-        *cp = u;
-        return 1;
-    }
-    if (u >= 0xC2 && u <= 0xDF) {
-        n = 2;
-        v = u & 0x1Fu;
-    } else if (u >= 0xE0 && u <= 0xEF) {
-        n = 3;
-        v = u & 0x0Fu;
-    } else if (u >= 0xF0 && u <= 0xF4) {
-        n = 4;
-        v = u & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n > left) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
-        }
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 3 && v < 0x800) ||
-        (n == 4 && v < 0x10000)) {
-        return 0;
-    }
-    *cp = v;
-    return n;
-}
-
 static int
 utf8_ok(const char *s)
 {
@@ -177,7 +136,7 @@ utf8_ok(const char *s)
     }
     left = strlen(s);
     while (left > 0) {
-        size_t n = utf8_next(p, left, &cp);
+        size_t n = ecl_utf8_next(p, left, &cp);
         if (n == 0) {
             return 0;
         }
@@ -187,89 +146,11 @@ utf8_ok(const char *s)
     return 1;
 }
 
-static void
-put_u4(char *o, uint32_t v)
-{
-    static const char hexd[] = "0123456789ABCDEF";
-
-    o[0] = '\\';
-    o[1] = 'u';
-    o[2] = hexd[(v >> 12) & 0xF];
-    o[3] = hexd[(v >> 8) & 0xF];
-    o[4] = hexd[(v >> 4) & 0xF];
-    o[5] = hexd[v & 0xF];
-}
-
-/* A JSON string as jansson writes it with JSON_ENSURE_ASCII: \" \\ \b \f \n \r \t, other
- * controls and every non-ASCII code point as \uXXXX (uppercase hex, surrogate pairs beyond the
- * BMP); '/' and DEL are written as they are.  s is valid UTF-8 (utf8_ok). */
+/* A JSON string as jansson writes it with JSON_ENSURE_ASCII (ecl/json_str.h). */
 static enum ecl_status
 put_str(struct ecl_buf *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t left = strlen(s);
-    size_t run = 0;
-
-    ECL_GUARD(ecl_buf_append_byte(b, '"'));
-    while (run < left) {
-        uint32_t cp = 0;
-        char seq[12];
-        size_t slen = 2;
-        size_t n;
-        unsigned char u = p[run];
-        if (u >= 0x20 && u < 0x80 && u != '"' && u != '\\') {
-            run++;
-            continue;
-        }
-        ECL_GUARD(ecl_buf_append(b, p, run));
-        p += run;
-        left -= run;
-        run = 0;
-        n = utf8_next(p, left, &cp);
-        if (n == 0) {
-            return ECL_ERR_INVALID;
-        }
-        seq[0] = '\\';
-        switch (cp) {
-        case '"':
-            seq[1] = '"';
-            break;
-        case '\\':
-            seq[1] = '\\';
-            break;
-        case '\b':
-            seq[1] = 'b';
-            break;
-        case '\f':
-            seq[1] = 'f';
-            break;
-        case '\n':
-            seq[1] = 'n';
-            break;
-        case '\r':
-            seq[1] = 'r';
-            break;
-        case '\t':
-            seq[1] = 't';
-            break;
-        default:
-            if (cp < 0x10000) {
-                put_u4(seq, cp);
-                slen = 6;
-            } else {
-                cp -= 0x10000;
-                put_u4(seq, 0xD800u | ((cp & 0xFFC00u) >> 10));
-                put_u4(seq + 6, 0xDC00u | (cp & 0x3FFu));
-                slen = 12;
-            }
-            break;
-        }
-        ECL_GUARD(ecl_buf_append(b, seq, slen));
-        p += n;
-        left -= n;
-    }
-    ECL_GUARD(ecl_buf_append(b, p, run));
-    return ecl_buf_append_byte(b, '"');
+    return ecl_json_str_append(b, s, strlen(s), ECL_JSON_STR_ASCII);
 }
 
 /* ,"key":"value" (the separator unless first), nothing when val is NULL. */
