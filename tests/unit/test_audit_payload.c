@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "entry.h"
 
 static const char *const kinds[] = {
@@ -115,36 +117,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 static uint32_t
 rnd(uint32_t n)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state % n);
-}
-
-/* Appends the UTF-8 encoding of cp (may be a surrogate: then invalid, as wanted). */
-static size_t
-put_cp(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    return tu_rand(&rng_state, n);
 }
 
 /* A random string into o (room for 200 bytes): NULL sometimes, empty sometimes, mostly valid
@@ -168,15 +141,15 @@ rnd_str(char *o, int may_null, int invalid_rate)
         } else if (k == 10) {
             o[n++] = (char)"\"\\/\x7f"[rnd(4)];
         } else if (k < 13) {
-            n += put_cp(o + n, 0x80 + rnd(0x780)); /* 2 bytes */
+            n += tu_utf8_put(o + n, 0x80 + rnd(0x780)); /* 2 bytes */
         } else if (k < 16) {
             uint32_t cp = 0x800 + rnd(0x10000 - 0x800);
             if (cp >= 0xD800 && cp <= 0xDFFF && rnd(invalid_rate + 1) != 0) {
                 cp = 0xE000; /* surrogates only as often as other invalid input */
             }
-            n += put_cp(o + n, cp);
+            n += tu_utf8_put(o + n, cp);
         } else if (k < 18) {
-            n += put_cp(o + n, 0x10000 + rnd(0x100000)); /* beyond the BMP */
+            n += tu_utf8_put(o + n, 0x10000 + rnd(0x100000)); /* beyond the BMP */
         } else if (rnd(invalid_rate + 1) == 0) {
             static const char *const bad[] = {"\x80",     "\xc0\xaf",         "\xc3",
                                               "\xe2\x82", "\xed\xa0\x80",     "\xf4\x90\x80\x80",

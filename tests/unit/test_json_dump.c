@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "api/json_dump.h"
 #include "ecl/limits.h"
 
@@ -19,35 +21,7 @@ static uint64_t rng_state = 0x2545F4914F6CDD1Du;
 static uint32_t
 rnd(uint32_t n)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state % n);
-}
-
-static size_t
-put_cp(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    return tu_rand(&rng_state, n);
 }
 
 /* Random bytes into o (room for 128); invalid sequences only when invalid is set. */
@@ -64,12 +38,12 @@ rnd_text(char *o, int invalid, int with_nul)
         } else if (k < 11) {
             o[n++] = (char)(with_nul ? rnd(0x20) : 1 + rnd(0x1F));
         } else if (k < 13) {
-            n += put_cp(o + n, 0x80 + rnd(0x780));
+            n += tu_utf8_put(o + n, 0x80 + rnd(0x780));
         } else if (k < 16) {
             uint32_t cp = 0x800 + rnd(0x10000 - 0x800);
-            n += put_cp(o + n, cp >= 0xD800 && cp <= 0xDFFF ? 0xFFFD : cp);
+            n += tu_utf8_put(o + n, cp >= 0xD800 && cp <= 0xDFFF ? 0xFFFD : cp);
         } else if (k < 18) {
-            n += put_cp(o + n, 0x10000 + rnd(0x100000));
+            n += tu_utf8_put(o + n, 0x10000 + rnd(0x100000));
         } else if (invalid) {
             static const char *const bad[] = {"\x80",     "\xc0\xaf",         "\xc3",
                                               "\xe2\x82", "\xed\xa0\x80",     "\xf4\x90\x80\x80",
