@@ -22,7 +22,6 @@ enum {
     ECL_RECORD_MAX_BYTES = 64 << 10, /* one record (one JSON line / CSV row) */
     ECL_FIELD_MAX_BYTES = 16 << 10,  /* one field value */
     ECL_SUBJECT_ID_MAX_LEN = 256,    /* subject identifier */
-    ECL_IMPORT_BATCH_RECORDS = 4096, /* records per import write transaction */
 
     /* HTTP */
     ECL_HTTP_MAX_CONNECTIONS = 1024,
@@ -170,7 +169,6 @@ enum {
     ECL_ACTOR_REF_MAX_LEN = 128,         /* On-Behalf-Of and X-Case-Id values */
     ECL_LIMIT_STRIPES = 16,              /* mutexes of the per-(agent, rule) rate counters */
     ECL_LIMIT_COUNTERS_MAX = 65536,      /* (agent, rule) counters kept in memory */
-    ECL_PSEUDO_QUEUE_MAX = 4096,         /* pseudonym index entries waiting for the writer */
 };
 
 /* the DPO API (gateway/api/dpo*.c) and its approvals (gateway/store/approvals.h) */
