@@ -803,10 +803,7 @@ read_row(struct dctx *c, const uint8_t skey[ECL_SUBJECT_KEY_LEN], json_t **rec,
         return ECL_ERR_NOMEM;
     }
     obj->n = 0;
-    st = ecl_records_get(c->app->records, c->schema->name, skey, &r);
-    if (st == ECL_OK) {
-        st = ecl_records_objections_get(c->app->records, c->schema->name, skey, obj);
-    }
+    st = ecl_records_get_checked(c->app->records, c->schema->name, skey, &r, obj);
     if (st == ECL_OK) {
         for (size_t i = 0; i < obj->n; i++) {
             names[i] = obj->names[i];

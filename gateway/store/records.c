@@ -642,9 +642,12 @@ ecl_records_subject_key(struct ecl_records *r, const struct ecl_schema *schema, 
     return ECL_OK;
 }
 
+static enum ecl_status purposes_from_json(const json_t *a, struct ecl_purposes *out);
+
 enum ecl_status
-ecl_records_get(struct ecl_records *r, const char *dataset, const uint8_t skey[ECL_SUBJECT_KEY_LEN],
-                json_t **out)
+ecl_records_get_checked(struct ecl_records *r, const char *dataset,
+                        const uint8_t skey[ECL_SUBJECT_KEY_LEN], json_t **out,
+                        struct ecl_purposes *objections)
 {
     const struct ecl_schema *s = NULL;
     uint8_t key[SKEY_LMDB_MAX];
@@ -652,15 +655,19 @@ ecl_records_get(struct ecl_records *r, const char *dataset, const uint8_t skey[E
     size_t klen;
     struct ecl_buf wrapped;
     struct ecl_buf sealed;
+    struct ecl_buf sealed_obj;
     MDB_txn *txn = NULL;
     json_t *rec = NULL;
+    json_t *a = NULL;
     enum ecl_status st;
 
     ECL_GUARD(ecl_records_dataset_get(r, dataset, &s));
     klen = subject_lmdb_key(s->name, skey, key);
     ecl_buf_init(&wrapped, ECL_WRAPPED_KEY_LEN);
     ecl_buf_init(&sealed, SEALED_RECORD_MAX);
-    /* a short read transaction: copy both blobs out, then end it before any crypto */
+    ecl_buf_init(&sealed_obj, SEALED_OBJECTIONS_MAX);
+    /* one short read transaction (one snapshot of record and objections): copy the blobs out,
+     * then end it before any crypto; the data key is unwrapped once for both */
     st = txn_begin(r, MDB_RDONLY, &txn);
     if (st != ECL_OK) {
         goto out;
@@ -668,6 +675,12 @@ ecl_records_get(struct ecl_records *r, const char *dataset, const uint8_t skey[E
     st = fetch(txn, r->store->datakeys, key, klen, &wrapped);
     if (st == ECL_OK) {
         st = fetch(txn, r->store->records, key, klen, &sealed);
+    }
+    if (st == ECL_OK && objections != NULL) {
+        st = fetch(txn, r->store->objections, key, klen, &sealed_obj);
+        if (st == ECL_ERR_NOT_FOUND) {
+            st = ECL_OK; /* no objection: sealed_obj stays empty */
+        }
     }
     mdb_txn_abort(txn);
     if (st != ECL_OK) {
@@ -677,14 +690,34 @@ ecl_records_get(struct ecl_records *r, const char *dataset, const uint8_t skey[E
     if (st == ECL_OK) {
         st = open_json(ECL_SEALED_RECORD, dk, s->name, skey, &sealed, &rec);
     }
+    if (st == ECL_OK && objections != NULL) {
+        objections->n = 0;
+        if (sealed_obj.len > 0) {
+            st = open_json(ECL_SEALED_OBJECTIONS, dk, s->name, skey, &sealed_obj, &a);
+            if (st == ECL_OK) {
+                st = purposes_from_json(a, objections);
+            }
+        }
+    }
 out:
+    json_decref(a);
     ecl_wipe(dk, sizeof dk);
     ecl_buf_free(&wrapped);
     ecl_buf_free(&sealed);
+    ecl_buf_free(&sealed_obj);
     if (st == ECL_OK) {
         *out = rec;
+    } else {
+        json_decref(rec);
     }
     return st;
+}
+
+enum ecl_status
+ecl_records_get(struct ecl_records *r, const char *dataset, const uint8_t skey[ECL_SUBJECT_KEY_LEN],
+                json_t **out)
+{
+    return ecl_records_get_checked(r, dataset, skey, out, NULL);
 }
 
 enum ecl_status

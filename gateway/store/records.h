@@ -75,6 +75,14 @@ enum ecl_status ecl_records_subject_key(struct ecl_records *r, const struct ecl_
  * or a blob moved from another record). */
 enum ecl_status ecl_records_get(struct ecl_records *r, const char *dataset,
                                 const uint8_t skey[ECL_SUBJECT_KEY_LEN], json_t **out) ECL_WUR;
+struct ecl_purposes; /* below, with the objections */
+
+/* The record and, in the same read snapshot and with one unwrap of the data key, the subject's
+ * objections in this dataset (objections->n = 0 when none).  The disclosure path's read: the
+ * policy's row check needs both.  objections may be NULL (= ecl_records_get). */
+enum ecl_status ecl_records_get_checked(struct ecl_records *r, const char *dataset,
+                                        const uint8_t skey[ECL_SUBJECT_KEY_LEN], json_t **out,
+                                        struct ecl_purposes *objections) ECL_WUR;
 /* The same by subject identifier (computes the subject key with the dataset's rule). */
 enum ecl_status ecl_records_get_by_id(struct ecl_records *r, const char *dataset, const char *id,
                                       size_t id_len, json_t **out) ECL_WUR;

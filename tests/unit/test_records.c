@@ -515,6 +515,17 @@ test_objections_and_erase(void **state)
     skey_of(fx, "people", "8", ghost);
     assert_int_equal(ecl_records_objections_get(fx->rec, "people", a, &p), ECL_OK);
     assert_int_equal(p.n, 0);
+    /* the disclosure path's read: record and objections in one snapshot */
+    json_t *got = NULL;
+    p.n = 99;
+    assert_int_equal(ecl_records_get_checked(fx->rec, "people", a, &got, &p), ECL_OK);
+    assert_int_equal(p.n, 0);
+    assert_non_null(got);
+    json_decref(got);
+    got = NULL;
+    assert_int_equal(ecl_records_get_checked(fx->rec, "people", ghost, &got, &p),
+                     ECL_ERR_NOT_FOUND);
+    assert_null(got);
     assert_int_equal(
         ecl_records_objection_set(fx->rec, "people", a, ECL_OBJECTION_ADD, "zeta", &ch), ECL_OK);
     assert_int_equal(ch, ECL_CHANGED);
@@ -527,6 +538,12 @@ test_objections_and_erase(void **state)
     assert_int_equal(p.n, 2);
     assert_string_equal(p.names[0], "alpha");
     assert_string_equal(p.names[1], "zeta");
+    assert_int_equal(ecl_records_get_checked(fx->rec, "people", a, &got, &p), ECL_OK);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.names[0], "alpha");
+    assert_non_null(json_object_get(got, "name"));
+    json_decref(got);
+    got = NULL;
     /* bad names, unknown subjects, the cap */
     assert_int_equal(ecl_records_objection_set(fx->rec, "people", a, ECL_OBJECTION_ADD, "a b", &ch),
                      ECL_ERR_INVALID);
@@ -554,6 +571,9 @@ test_objections_and_erase(void **state)
     skey_of(fx, "people", "9", z);
     copy_value(fx, fx->store->objections, "people", a, "people", z);
     assert_int_equal(ecl_records_objections_get(fx->rec, "people", z, &p), ECL_ERR_CRYPTO);
+    /* and the combined read refuses the record with it: nothing is released unchecked */
+    assert_int_equal(ecl_records_get_checked(fx->rec, "people", z, &got, &p), ECL_ERR_CRYPTO);
+    assert_null(got);
 
     /* erasure: everything goes, in one transaction; then idempotent */
     assert_int_equal(ecl_records_erase(fx->rec, "people", a, &er), ECL_OK);
