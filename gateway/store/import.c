@@ -316,6 +316,14 @@ csv_read(struct import *im, struct csv_row *row, uint64_t *first_line, int *end)
     return ECL_OK;
 }
 
+/* The text of value i of the row just read.  A row whose values are all empty has put nothing in
+ * im->rec, whose pointer is then still NULL: offsetting it would be undefined behaviour. */
+static const char *
+csv_cell(const struct import *im, const struct csv_row *row, size_t i)
+{
+    return im->rec.ptr != NULL ? (const char *)im->rec.ptr + row->start[i] : "";
+}
+
 /* Strict integer: optional '-', digits, within json_int_t. */
 static int
 parse_integer(const char *s, size_t n, json_int_t *out)
@@ -475,10 +483,17 @@ import_csv(struct import *im)
         goto out;
     }
     for (size_t i = 0; i < row->n; i++) {
-        const char *name = (const char *)im->rec.ptr + row->start[i];
+        const char *name = csv_cell(im, row, i);
         size_t n = row->len[i];
         char tmp[ECL_NAME_MAX_LEN + 1];
 
+        if (n == 0) {
+            st = fail(im, line, NULL,
+                      "the header row has an empty column name (the first line must name the "
+                      "columns)",
+                      ECL_ERR_INVALID);
+            goto out;
+        }
         if (!ecl_name_ok(name, n)) {
             unknown_field(name, n, im->err);
             im->err->line = line;
@@ -527,8 +542,7 @@ import_csv(struct import *im)
         }
         for (size_t i = 0; i < ncols && st == ECL_OK; i++) {
             const char *why = NULL;
-            json_t *v =
-                csv_value(cols[i], (const char *)im->rec.ptr + row->start[i], row->len[i], &why);
+            json_t *v = csv_value(cols[i], csv_cell(im, row, i), row->len[i], &why);
             if (v == NULL) {
                 st = fail(im, line, cols[i]->name, why, ECL_ERR_INVALID);
             } else if (json_object_set_new(rec, cols[i]->name, v) != 0) {

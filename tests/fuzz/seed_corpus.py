@@ -66,6 +66,10 @@ csv = ",".join(cols) + "\r\n" + "".join(
 put("import", "csv_two", b"\x01" + csv.encode())
 put("import", "csv_quoted", b"\x01" + csv.replace("Troyes", '"Troyes, ""Aube"""').encode())
 put("import", "csv_short_row", b"\x01" + (",".join(cols) + "\n197121038749190,a\n").encode())
+# regressions found by the fuzzer: an empty header line, and a row whose values are all empty
+# (both leave the row buffer unallocated; the cells must not be taken from a NULL pointer)
+put("import", "csv_empty_header", b"\x01\n" + csv.encode())
+put("import", "csv_empty_row", b"\x01" + (",".join(cols) + "\n" + "," * (len(cols) - 1) + "\n").encode())
 
 # ---- audit_entry: odd first byte = payload sealed with the real key (0..4 tokens in bits 1-3)
 payloads = [
