@@ -41,6 +41,15 @@ ecl_buf_reset(struct ecl_buf *b)
     b->len = 0;
 }
 
+void
+ecl_buf_truncate(struct ecl_buf *b, size_t len)
+{
+    if (b->ptr != NULL && b->len > len) {
+        ecl_wipe(b->ptr + len, b->len - len);
+        b->len = len;
+    }
+}
+
 enum ecl_status
 ecl_size_add(size_t a, size_t b, size_t *out)
 {

@@ -191,10 +191,7 @@ ecl_crypto_aead_open(const uint8_t key[ECL_KEY_LEN], const uint8_t *ad, size_t a
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             mlen ? dst : NULL, &plen, NULL, sealed + ECL_AEAD_NONCE_LEN,
             sealed_len - ECL_AEAD_NONCE_LEN, ad, ad_len, sealed, key) != 0) {
-        if (out->len > start) {
-            ecl_wipe(out->ptr + start, out->len - start);
-        }
-        out->len = start;
+        ecl_buf_truncate(out, start);
         return ECL_ERR_CRYPTO;
     }
     return ECL_OK;

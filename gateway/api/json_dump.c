@@ -170,9 +170,8 @@ ecl_api_json_dump(const json_t *v, struct ecl_buf *out)
         return ECL_ERR_INVALID;
     }
     st = put_value(out, v, 0);
-    if (st != ECL_OK && out->ptr != NULL) {
-        ecl_wipe(out->ptr + start, out->len - start);
-        out->len = start;
+    if (st != ECL_OK) {
+        ecl_buf_truncate(out, start);
     }
     return st;
 }

@@ -319,8 +319,7 @@ ecl_audit_payload_build(const struct ecl_audit_event *ev, struct ecl_buf *out)
     st = payload_put(ev, out);
     if (st != ECL_OK) {
         /* nothing of a refused event stays in out */
-        ecl_wipe(out->ptr + start, out->len - start);
-        out->len = start;
+        ecl_buf_truncate(out, start);
     }
     return st;
 }

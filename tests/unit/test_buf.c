@@ -51,6 +51,31 @@ test_buf_grow(void **state)
     ecl_buf_free(&b);
 }
 
+/* Taking back a partial append: the tail is wiped (the bytes stay allocated, so this reads them),
+ * the length goes back, and an empty, never-allocated buffer is left alone. */
+static void
+test_buf_truncate(void **state)
+{
+    struct ecl_buf b;
+
+    (void)state;
+    ecl_buf_init(&b, 64);
+    ecl_buf_truncate(&b, 0); /* NULL pointer: nothing to do, no pointer arithmetic */
+    assert_null(b.ptr);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(ecl_buf_append(&b, "keep", 4), ECL_OK);
+    assert_int_equal(ecl_buf_append(&b, "secret", 6), ECL_OK);
+    ecl_buf_truncate(&b, 4);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.ptr, "keep", 4);
+    for (size_t i = 4; i < 10; i++) {
+        assert_int_equal(b.ptr[i], 0);
+    }
+    ecl_buf_truncate(&b, 9); /* longer than the content: unchanged */
+    assert_int_equal(b.len, 4);
+    ecl_buf_free(&b);
+}
+
 static void
 test_overflow(void **state)
 {
@@ -124,9 +149,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_cap),  cmocka_unit_test(test_buf_grow),
-        cmocka_unit_test(test_overflow), cmocka_unit_test(test_reader),
-        cmocka_unit_test(test_hex),      cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_buf_cap),      cmocka_unit_test(test_buf_grow),
+        cmocka_unit_test(test_buf_truncate), cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_reader),       cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

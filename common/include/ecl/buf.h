@@ -26,6 +26,9 @@ void ecl_buf_init(struct ecl_buf *b, size_t max);
 void ecl_buf_free(struct ecl_buf *b);
 /* Wipes the content but keeps the allocation. */
 void ecl_buf_reset(struct ecl_buf *b);
+/* Wipes what follows offset len and shortens the buffer to len (a no-op when it is not longer):
+ * how a writer takes back a partial append on error. */
+void ecl_buf_truncate(struct ecl_buf *b, size_t len);
 enum ecl_status ecl_buf_append(struct ecl_buf *b, const void *p, size_t n) ECL_WUR;
 enum ecl_status ecl_buf_append_str(struct ecl_buf *b, const char *s) ECL_WUR;
 enum ecl_status ecl_buf_append_byte(struct ecl_buf *b, uint8_t c) ECL_WUR;
