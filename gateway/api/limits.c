@@ -362,12 +362,14 @@ rebuild_entry(void *arg, const struct ecl_audit_entry *e)
     }
     rule = json_string_value(json_object_get(e->payload, "rule"));
     agent = pname_get(r, json_string_value(json_object_get(e->payload, "principal")));
-    if (agent == NULL) {
-        return 1;
+    kl = agent != NULL && rule != NULL ? key_make(r->l, agent, rule, key, &st) : 0;
+    if (kl == 0 && json_object_get(e->payload, "counted") == NULL &&
+        (r->st == ECL_OK || r->st == ECL_ERR_INVALID)) {
+        r->st = ECL_OK; /* an older entry that names no (agent, rule) of ours: best effort */
+        return 0;
     }
-    kl = rule != NULL ? key_make(r->l, agent, rule, key, &st) : 0;
     if (kl == 0) {
-        r->st = ECL_ERR_INVALID;
+        r->st = r->st == ECL_OK ? ECL_ERR_INVALID : r->st;
         return 1;
     }
     pthread_mutex_lock(&st->mu);
