@@ -27,8 +27,8 @@ def main():
     with open(os.path.join(ecltest.SOURCE_DIR, "demo", "policy.json"), encoding="utf-8") as f:
         policy = json.load(f)
     for r in policy["rules"]:
-        r["limits"] = {"records_per_request": 10, "requests_per_minute": 10**9,
-                       "records_per_day": 10**12}
+        r["limits"] = {"records_per_request": 10, "requests_per_minute": 10**6,
+                       "records_per_day": 10**9}
     srv = ecltest.demo_server(size=100, policy=policy, serve_args=("--threads", "4"))
     try:
         nir = sorted(srv.raw["citizens"])[0]
