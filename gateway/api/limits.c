@@ -135,25 +135,28 @@ ecl_api_limits_admit(struct ecl_api_limits *l, const char *agent, const char *ru
     pthread_mutex_lock(&st->mu);
     c = ctr_find(st, key, kl, 1, now, day);
     if (c != NULL) {
-        struct ecl_api_limit_counter *v = &c->v;
-        if (now >= v->minute_start + ECL_MINUTE_S || now < v->minute_start) {
-            v->minute_start = now;
-            v->minute_count = 0;
+        /* a refusal changes nothing: windows start at an admitted request, so that the audit
+         * log (which records admissions) says where each window starts */
+        struct ecl_api_limit_counter v = c->v;
+        if (now >= v.minute_start + ECL_MINUTE_S || now < v.minute_start) {
+            v.minute_start = now;
+            v.minute_count = 0;
         }
-        if (v->day_start != day) {
-            v->day_start = day;
-            v->day_count = 0;
+        if (v.day_start != day) {
+            v.day_start = day;
+            v.day_count = 0;
         }
-        if (v->minute_count >= lim->requests_per_minute) {
-            retry = (unsigned)(v->minute_start + ECL_MINUTE_S - now);
-        } else if (v->day_count >= lim->records_per_day) {
+        if (v.minute_count >= lim->requests_per_minute) {
+            retry = (unsigned)(v.minute_start + ECL_MINUTE_S - now);
+        } else if (v.day_count >= lim->records_per_day) {
             retry = (unsigned)(day + ECL_DAY_S - now);
         } else {
-            uint64_t left = lim->records_per_day - v->day_count;
-            v->minute_count++;
+            uint64_t left = lim->records_per_day - v.day_count;
+            v.minute_count++;
             *granted = want < left ? want : left;
-            *window = v->minute_start;
-            v->day_count += *granted;
+            *window = v.minute_start;
+            v.day_count += *granted;
+            c->v = v;
             res = ECL_OK;
         }
     }

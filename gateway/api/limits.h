@@ -1,7 +1,7 @@
 /* The per-(agent, rule) limit counters of the disclosure path (docs/api.md "Limits"):
- * requests_per_minute in fixed one-minute windows starting at the first request of a window,
- * records_per_day in UTC days.  A request is counted in the minute window when it is admitted;
- * records are reserved when admitted and what was not released is given back.
+ * requests_per_minute in fixed one-minute windows starting at the first admitted request of a
+ * window, records_per_day in UTC days.  A request is counted in the minute window when it is
+ * admitted; records are reserved when admitted and what was not released is given back.
  *
  * The counters live in memory and are rebuilt at start-up from the audit log, which records in
  * every entry of an admitted request what it counted (struct ecl_audit_counted): a restart, a
