@@ -3,8 +3,9 @@
  * ecl_transform_apply; a transform failure refuses the record (fail closed).  Every answer,
  * refusals included, is described by an audit entry that is durable before the caller gets it.
  *
- * Also the agent API's state: the per-(agent, rule) limit counters (in memory: they restart
- * from zero when the gateway restarts).  Released pseudonyms go into the look-up index in the
+ * Also the agent API's state: the per-(agent, rule) limit counters (limits.h: in memory,
+ * rebuilt from the audit log at start-up; every entry of an admitted request says what it
+ * counted).  Released pseudonyms go into the look-up index in the
  * same transaction as the audit entry that released them (pseudo_offer). */
 #include <inttypes.h>
 #include <pthread.h>
@@ -12,32 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "disclose.h"
 #include "ecl/transform.h"
 #include "http/log.h"
 #include "json_dump.h"
+#include "limits.h"
 #include "query.h"
 #include "store/pseudo.h"
 #include "view.h"
 
 /* ---- state: limits and the pseudonym index writer ------------------------------------------ */
-
-struct limit_ctr {
-    struct limit_ctr *next;
-    char key[2 * (ECL_NAME_MAX_LEN + 1)]; /* agent \0 rule */
-    size_t key_len;
-    int64_t minute_start;
-    uint32_t minute_count;
-    int64_t day_start;
-    uint64_t day_count;
-};
-
-struct limit_stripe {
-    pthread_mutex_t mu;
-    struct limit_ctr *head;
-    size_t n;
-};
 
 /* The encoded meta of a record answer depends only on the policy (version and content hash),
  * the rule, the purpose and the dataset: built once, then copied (meta_cached).  No personal
@@ -54,10 +41,56 @@ struct meta_slot {
 
 struct ecl_api_agent_state {
     uint8_t *cursor_key; /* ecl_secret_alloc */
-    struct limit_stripe stripes[ECL_LIMIT_STRIPES];
+    struct ecl_api_limits *limits;
     pthread_mutex_t meta_mu;
     struct meta_slot meta[ECL_META_CACHE_SLOTS];
 };
+
+/* The limit counters as the live ones were when the gateway stopped (limits.h), or a refusal
+ * to start that says why (fail closed: never a fresh allowance by mistake). */
+static enum ecl_status
+limits_rebuild(struct ecl_app *app, struct ecl_api_limits *l)
+{
+    struct ecl_api_limits_rebuilt rb;
+    struct ecl_logline line;
+    struct timespec t0;
+    struct timespec t1;
+    uint64_t bad = UINT64_MAX;
+    enum ecl_status st;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = ecl_api_limits_rebuild(l, app->store, app->kr, app->now(), &rb, &bad);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (st != ECL_OK) {
+        const char *why = st == ECL_ERR_CRYPTO    ? "does not decrypt (tampered or unreadable)"
+                          : st == ECL_ERR_LIMIT   ? "is beyond a limit of the rebuild (too many "
+                                                    "entries since the start of the UTC day, "
+                                                    "counters or principals)"
+                          : st == ECL_ERR_INVALID ? "is malformed or out of place (tampered)"
+                                                  : ecl_status_name(st);
+        if (bad != UINT64_MAX) {
+            fprintf(stderr,
+                    "ecluse: the rate-limit counters cannot be rebuilt from the audit log: "
+                    "entry %" PRIu64 " %s; refusing to start (see docs/api.md, \"Limits\")\n",
+                    bad, why);
+        } else {
+            fprintf(stderr,
+                    "ecluse: the rate-limit counters cannot be rebuilt from the audit log: %s; "
+                    "refusing to start (see docs/api.md, \"Limits\")\n",
+                    why);
+        }
+        return st;
+    }
+    ecl_log_begin(&line, ECL_LOG_INFO, "limits_rebuilt");
+    ecl_log_u64(&line, "entries_read", rb.entries);
+    ecl_log_u64(&line, "entries_counted", rb.counted);
+    ecl_log_u64(&line, "counters", rb.counters);
+    ecl_log_u64(&line, "since", rb.oldest_s);
+    ecl_log_double(&line, "ms",
+                   (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    ecl_log_end(&line);
+    return ECL_OK;
+}
 
 enum ecl_status
 ecl_api_agent_init(struct ecl_app *app)
@@ -65,6 +98,7 @@ ecl_api_agent_init(struct ecl_app *app)
     struct ecl_api_agent_state *s = calloc(1, sizeof *s);
     const uint8_t *fk;
     static const char ctx[] = "ecluse query cursor v1";
+    enum ecl_status st;
 
     if (s == NULL) {
         return ECL_ERR_NOMEM;
@@ -81,12 +115,16 @@ ecl_api_agent_init(struct ecl_app *app)
     /* cursor key = BLAKE2b-256(key = field-index key, context): stable across restarts, so a
      * cursor stays valid while the gateway restarts */
     ecl_crypto_blake2b(s->cursor_key, ECL_KEY_LEN, fk, ECL_KEY_LEN, ctx, sizeof ctx - 1);
-    for (size_t i = 0; i < ECL_LIMIT_STRIPES; i++) {
-        pthread_mutex_init(&s->stripes[i].mu, NULL);
-    }
     pthread_mutex_init(&s->meta_mu, NULL);
     app->agent = s;
-    return ECL_OK;
+    st = ecl_api_limits_new(&s->limits);
+    if (st == ECL_OK) {
+        st = limits_rebuild(app, s->limits);
+    }
+    if (st != ECL_OK) {
+        ecl_api_agent_free(app);
+    }
+    return st;
 }
 
 void
@@ -97,15 +135,7 @@ ecl_api_agent_free(struct ecl_app *app)
     if (s == NULL) {
         return;
     }
-    for (size_t i = 0; i < ECL_LIMIT_STRIPES; i++) {
-        struct limit_ctr *c = s->stripes[i].head;
-        while (c != NULL) {
-            struct limit_ctr *next = c->next;
-            free(c);
-            c = next;
-        }
-        pthread_mutex_destroy(&s->stripes[i].mu);
-    }
+    ecl_api_limits_free(s->limits);
     for (size_t i = 0; i < ECL_META_CACHE_SLOTS; i++) {
         free(s->meta[i].json);
     }
@@ -113,117 +143,6 @@ ecl_api_agent_free(struct ecl_app *app)
     ecl_secret_free(s->cursor_key);
     free(s);
     app->agent = NULL;
-}
-
-/* ---- limits --------------------------------------------------------------------------------- */
-
-enum { MINUTE_S = 60, DAY_S = 86400 };
-
-/* Admits one request of (agent, rule): counts it against requests_per_minute and reserves up to
- * want records of records_per_day.  0 and *granted (>= 1) when admitted; otherwise 1 and
- * *retry_after (seconds until the window frees).  Fails closed (retry 1) when the counter table
- * is full or out of memory. */
-static int
-limit_admit(struct ecl_api_agent_state *s, const char *agent, const char *rule,
-            const struct ecl_policy_limits *lim, int64_t now, uint64_t want, uint64_t *granted,
-            unsigned *retry_after)
-{
-    char key[2 * (ECL_NAME_MAX_LEN + 1)];
-    size_t al = strlen(agent);
-    size_t rl = strlen(rule);
-    uint8_t h[16];
-    struct limit_stripe *st;
-    struct limit_ctr *c;
-    int64_t day = now - (now % DAY_S + DAY_S) % DAY_S;
-    int refused = 0;
-
-    if (al > ECL_NAME_MAX_LEN || rl > ECL_NAME_MAX_LEN) {
-        *retry_after = 1;
-        return 1;
-    }
-    memcpy(key, agent, al + 1);
-    memcpy(key + al + 1, rule, rl);
-    ecl_crypto_blake2b(h, sizeof h, NULL, 0, key, al + 1 + rl);
-    st = &s->stripes[h[0] % ECL_LIMIT_STRIPES];
-    pthread_mutex_lock(&st->mu);
-    for (c = st->head; c != NULL; c = c->next) {
-        if (c->key_len == al + 1 + rl && memcmp(c->key, key, c->key_len) == 0) {
-            break;
-        }
-    }
-    if (c == NULL && st->n < ECL_LIMIT_COUNTERS_MAX / ECL_LIMIT_STRIPES) {
-        c = calloc(1, sizeof *c);
-        if (c != NULL) {
-            memcpy(c->key, key, al + 1 + rl);
-            c->key_len = al + 1 + rl;
-            c->minute_start = now;
-            c->day_start = day;
-            c->next = st->head;
-            st->head = c;
-            st->n++;
-        }
-    }
-    if (c == NULL) {
-        *retry_after = 1;
-        refused = 1;
-    } else {
-        if (now >= c->minute_start + MINUTE_S || now < c->minute_start) {
-            c->minute_start = now;
-            c->minute_count = 0;
-        }
-        if (c->day_start != day) {
-            c->day_start = day;
-            c->day_count = 0;
-        }
-        if (c->minute_count >= lim->requests_per_minute) {
-            *retry_after = (unsigned)(c->minute_start + MINUTE_S - now);
-            refused = 1;
-        } else if (c->day_count >= lim->records_per_day) {
-            *retry_after = (unsigned)(day + DAY_S - now);
-            refused = 1;
-        } else {
-            uint64_t left = lim->records_per_day - c->day_count;
-            c->minute_count++;
-            *granted = want < left ? want : left;
-            c->day_count += *granted;
-        }
-    }
-    pthread_mutex_unlock(&st->mu);
-    if (refused && *retry_after == 0) {
-        *retry_after = 1;
-    }
-    return refused;
-}
-
-/* Gives back reserved records that were not released. */
-static void
-limit_return(struct ecl_api_agent_state *s, const char *agent, const char *rule, int64_t now,
-             uint64_t unused)
-{
-    char key[2 * (ECL_NAME_MAX_LEN + 1)];
-    size_t al = strlen(agent);
-    size_t rl = strlen(rule);
-    uint8_t h[16];
-    struct limit_stripe *st;
-    int64_t day = now - (now % DAY_S + DAY_S) % DAY_S;
-
-    if (unused == 0 || al > ECL_NAME_MAX_LEN || rl > ECL_NAME_MAX_LEN) {
-        return;
-    }
-    memcpy(key, agent, al + 1);
-    memcpy(key + al + 1, rule, rl);
-    ecl_crypto_blake2b(h, sizeof h, NULL, 0, key, al + 1 + rl);
-    st = &s->stripes[h[0] % ECL_LIMIT_STRIPES];
-    pthread_mutex_lock(&st->mu);
-    for (struct limit_ctr *c = st->head; c != NULL; c = c->next) {
-        if (c->key_len == al + 1 + rl && memcmp(c->key, key, c->key_len) == 0) {
-            if (c->day_start == day) {
-                c->day_count = c->day_count >= unused ? c->day_count - unused : 0;
-            }
-            break;
-        }
-    }
-    pthread_mutex_unlock(&st->mu);
 }
 
 /* ---- one disclosure ------------------------------------------------------------------------- */
@@ -246,9 +165,11 @@ struct dctx {
     size_t nsubjects;
     size_t subjects_cap;
     size_t nafields;
-    /* reserved records (limits) */
+    /* reserved records (limits) and what the entry says was counted (admitted) */
     uint64_t reserved;
     uint64_t released;
+    int admitted;
+    struct ecl_audit_counted counted;
     /* pseudonym index rows committed with the entry (pseudo_offer) */
     struct ecl_audit_pseudo prow1;  /* the row of a record read */
     struct ecl_audit_pseudo *prows; /* &prow1, or ECL_AUDIT_PSEUDO_PER_ENTRY rows (queries) */
@@ -329,6 +250,11 @@ submit(struct dctx *c, struct pend *p, json_t *data, json_t *meta, const char *m
     c->ev.nsubjects = c->nsubjects;
     c->ev.fields = c->afields;
     c->ev.nfields = c->nafields;
+    if (c->admitted) {
+        /* a refusal after the admission released nothing (c->released is still 0) */
+        c->counted.records = c->released;
+        c->ev.counted = &c->counted;
+    }
     if (meta_json != NULL) {
         st = ecl_api_commit_meta_json(c->app, &c->ev, data, meta_json, meta_len, committed, p);
     } else {
@@ -832,6 +758,24 @@ subject_of(struct dctx *c, const json_t *rec)
     }
 }
 
+/* Admits the request against its rule's limits (limits.h), reserving up to want records. */
+static enum ecl_status
+admit(struct dctx *c, uint64_t want, uint64_t *granted, unsigned *retry)
+{
+    int64_t window = 0;
+    enum ecl_status st =
+        ecl_api_limits_admit(c->app->agent->limits, c->r->principal->name, c->d.rule_id,
+                             &c->d.limits, c->now, want, granted, &window, retry);
+
+    if (st == ECL_OK) {
+        c->reserved = *granted;
+        c->admitted = 1;
+        c->counted.at = c->now;
+        c->counted.window = window;
+    }
+    return st;
+}
+
 /* ---- operations ----------------------------------------------------------------------------- */
 
 static void
@@ -856,13 +800,11 @@ op_get(struct dctx *c)
         policy_refusal(c, c->d.reason);
         return;
     }
-    if (limit_admit(c->app->agent, r->principal->name, c->d.rule_id, &c->d.limits, c->now, 1,
-                    &granted, &retry)) {
+    if (admit(c, 1, &granted, &retry) != ECL_OK) {
         refuse(c, 429, "rate_limited", "A limit of this rule is reached; retry later.",
                "rate_limited", retry);
         return;
     }
-    c->reserved = granted;
     sp = subject_plan(c);
     if (is_pseudo) {
         /* look-up by pseudonym: only in the domain of the rule's own action on the subject
@@ -1026,13 +968,11 @@ op_query(struct dctx *c)
         }
         have_after = 1;
     }
-    if (limit_admit(s, r->principal->name, c->d.rule_id, &c->d.limits, c->now, limit, &allowed,
-                    &retry)) {
+    if (admit(c, limit, &allowed, &retry) != ECL_OK) {
         refuse(c, 429, "rate_limited", "A limit of this rule is reached; retry later.", NULL,
                retry);
         goto out;
     }
-    c->reserved = allowed;
     limit = (size_t)allowed;
     ic = ecl_query_where_index_cond(w);
     if (ic < 0 && phase != 0) {
@@ -1458,8 +1398,8 @@ ecl_disclose(struct ecl_app *app, const struct ecl_disclose_req *r, ecl_disclose
     }
 out:
     if (c->reserved > c->released && c->d.rule_id != NULL) {
-        limit_return(app->agent, r->principal->name, c->d.rule_id, c->now,
-                     c->reserved - c->released);
+        ecl_api_limits_return(app->agent->limits, r->principal->name, c->d.rule_id, c->now,
+                              c->reserved - c->released);
     }
     if (c->tctx_live) {
         ecl_transform_ctx_free(&c->tctx);

@@ -70,6 +70,15 @@ struct ecl_audit_pseudo {
     size_t val_len; /* 1..ECL_PSEUDO_VALUE_MAX */
 };
 
+/* What a request admitted against its rule's limits counted (record.read, record.query;
+ * docs/api.md "Limits"): the entry carries it so that the gateway can rebuild its per-(agent,
+ * rule) counters from the log at start-up (ecl_api_limits_rebuild). */
+struct ecl_audit_counted {
+    int64_t at;       /* the request's clock, Unix seconds (its UTC day is the day counted) */
+    int64_t window;   /* start of the requests_per_minute window it was counted in, seconds */
+    uint64_t records; /* records released, counted against records_per_day */
+};
+
 /* What a caller fills in.  Every pointer is borrowed for the duration of the call only
  * (ecl_audit_submit copies what it needs); NULL strings are left out of the entry.  Strings are
  * UTF-8, at most ECL_AUDIT_TEXT_MAX_LEN bytes.  Never put released values here: subjects are
@@ -103,6 +112,9 @@ struct ecl_audit_event {
      * the entry (the verifier ignores the index). */
     const struct ecl_audit_pseudo *pseudo;
     size_t npseudo;
+    /* NULL unless the request was admitted against the rule's limits; at, window >= 0 and
+     * records <= ECL_AUDIT_COUNTED_RECORDS_MAX */
+    const struct ecl_audit_counted *counted;
 };
 
 struct ecl_audit; /* opaque: the writer */
@@ -174,6 +186,16 @@ struct ecl_audit_filter {
 enum ecl_status ecl_audit_list(struct ecl_store *s, const struct ecl_keyring *kr,
                                const struct ecl_audit_filter *f, uint64_t cursor, size_t limit,
                                json_t *items, uint64_t *next) ECL_WUR;
+
+/* Calls fn with each entry decrypted, from the newest back towards seq 0, all in one snapshot,
+ * until fn returns nonzero (stop) or seq 0 was given.  e (and its payload) is borrowed during
+ * the call only.  Nothing is skipped: an entry that does not decrypt (ECL_ERR_CRYPTO), is not
+ * where it should be or whose time is after its successor's (ECL_ERR_INVALID) ends the walk with
+ * that error, the entries before it in the walk having been given to fn.  kr must hold secrets
+ * (ECL_ERR_PERM).  Any thread. */
+typedef int (*ecl_audit_entry_fn)(void *arg, const struct ecl_audit_entry *e);
+enum ecl_status ecl_audit_each_back(struct ecl_store *s, const struct ecl_keyring *kr,
+                                    ecl_audit_entry_fn fn, void *arg) ECL_WUR;
 
 /* Calls fn with the raw leaf bytes of seq start .. end-1 (end - start <= ECL_AUDIT_LEAVES_PER_CALL,
  * end <= tree size).  No key needed. */

@@ -228,7 +228,9 @@ event_ok(const struct ecl_audit_event *ev)
         (unsigned)ev->channel >= ECL_AUDIT_CHANNEL_COUNT ||
         (unsigned)ev->decision >= ECL_AUDIT_DECISION_COUNT ||
         ev->nsubjects > ECL_AUDIT_SUBJECTS_PER_ENTRY || ev->nfields > ECL_AUDIT_FIELDS_PER_ENTRY ||
-        (ev->nsubjects > 0 && ev->subjects == NULL) || (ev->nfields > 0 && ev->fields == NULL)) {
+        (ev->nsubjects > 0 && ev->subjects == NULL) || (ev->nfields > 0 && ev->fields == NULL) ||
+        (ev->counted != NULL && (ev->counted->at < 0 || ev->counted->window < 0 ||
+                                 ev->counted->records > ECL_AUDIT_COUNTED_RECORDS_MAX))) {
         return 0;
     }
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
@@ -261,6 +263,15 @@ payload_put(const struct ecl_audit_event *ev, struct ecl_buf *b)
     ECL_GUARD(put_member(b, &first, "case", ev->case_ref));
     /* channel is always present: every member after it starts with a comma */
     ECL_GUARD(put_member(b, &first, "channel", channel_names[ev->channel]));
+    if (ev->counted != NULL) {
+        ECL_GUARD(ecl_buf_append_str(b, ",\"counted\":{\"at\":"));
+        ECL_GUARD(put_int(b, ev->counted->at));
+        ECL_GUARD(ecl_buf_append_str(b, ",\"records\":"));
+        ECL_GUARD(put_int(b, (int64_t)ev->counted->records));
+        ECL_GUARD(ecl_buf_append_str(b, ",\"window\":"));
+        ECL_GUARD(put_int(b, ev->counted->window));
+        ECL_GUARD(ecl_buf_append_byte(b, '}'));
+    }
     ECL_GUARD(put_member(b, &first, "dataset", ev->dataset));
     ECL_GUARD(put_member(b, &first, "decision", decision_names[ev->decision]));
     ECL_GUARD(put_member(b, &first, "detail", ev->detail));

@@ -79,6 +79,46 @@ ecl_audit_entry_get(struct ecl_store *s, const struct ecl_keyring *kr, uint64_t 
     return st;
 }
 
+enum ecl_status
+ecl_audit_each_back(struct ecl_store *s, const struct ecl_keyring *kr, ecl_audit_entry_fn fn,
+                    void *arg)
+{
+    struct ecl_audit_txn *t = NULL;
+    struct ecl_audit_entry e;
+    uint64_t size = 0;
+    uint64_t later_ms = UINT64_MAX;
+    enum ecl_status st;
+
+    if (!ecl_keyring_has_secrets(kr)) {
+        return ECL_ERR_PERM;
+    }
+    ECL_GUARD(ecl_audit_db_begin(s, &t));
+    st = ecl_audit_db_size(t, &size);
+    for (uint64_t seq = size; st == ECL_OK && seq > 0; seq--) {
+        int stop;
+        e.payload = NULL;
+        st = open_entry(t, kr, seq - 1, &e);
+        if (st == ECL_ERR_NOT_FOUND) {
+            st = ECL_ERR_INVALID; /* below the recorded size: an entry is missing */
+        }
+        if (st == ECL_OK && e.time_ms > later_ms) {
+            st = ECL_ERR_INVALID; /* times never decrease along the log */
+        }
+        if (st != ECL_OK) {
+            ecl_audit_entry_free(&e);
+            break;
+        }
+        later_ms = e.time_ms;
+        stop = fn(arg, &e);
+        ecl_audit_entry_free(&e);
+        if (stop) {
+            break;
+        }
+    }
+    ecl_audit_db_end(t);
+    return st;
+}
+
 static int
 str_is(const json_t *o, const char *key, const char *want)
 {

@@ -108,31 +108,54 @@ class DemoServer:
                 self.keys[name] = fields["key"]
                 self.ids[name] = fields["id"]
             self.log_path = os.path.join(self.tmp, "serve.log")
-            self.log = open(self.log_path, "wb")
-            env = dict(os.environ)
-            env.pop("ECLUSE_DATA", None)
-            self.proc = subprocess.Popen([ECLUSE, "--data", self.data, "serve", "--listen",
-                                          "127.0.0.1:0", "--threads", "2", *serve_args],
-                                         stdout=subprocess.DEVNULL, stderr=self.log, env=env)
-            self.port = None
-            deadline = time.time() + 20
-            while self.port is None and time.time() < deadline:
-                with open(self.log_path, "rb") as f:
-                    for line in f.read().decode().splitlines():
-                        try:
-                            ev = json.loads(line)
-                        except ValueError:
-                            continue
-                        if ev.get("event") == "listening":
-                            self.port = ev["port"]
-                if self.proc.poll() is not None:
-                    raise RuntimeError("serve exited")
-                time.sleep(0.02)
-            if self.port is None:
-                raise RuntimeError("serve did not start")
+            self.serve_args = serve_args
+            self._launch()
         except BaseException:
             self.stop()
             raise
+
+    def _launch(self):
+        """Starts `ecluse serve` over self.data and waits for the port it announces in the log
+        (appended to: only lines after this start are read)."""
+        import json
+        import time
+        start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.pop("ECLUSE_DATA", None)
+        self.proc = subprocess.Popen([ECLUSE, "--data", self.data, "serve", "--listen",
+                                      "127.0.0.1:0", "--threads", "2", *self.serve_args],
+                                     stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        self.port = None
+        deadline = time.time() + 20
+        while self.port is None and time.time() < deadline:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                for line in f.read().decode().splitlines():
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue
+                    if ev.get("event") == "listening":
+                        self.port = ev["port"]
+            if self.proc.poll() is not None:
+                raise RuntimeError("serve exited")
+            time.sleep(0.02)
+        if self.port is None:
+            raise RuntimeError("serve did not start")
+
+    def halt(self, sig):
+        """Stops the server with signal sig (SIGTERM, SIGKILL) and keeps the data directory;
+        returns its exit status."""
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=20)
+        self.log.close()
+        self.log = None
+        return rc
+
+    def restart(self):
+        """Starts the server again over the same data directory (after halt)."""
+        self._launch()
 
     @staticmethod
     def _check(r):

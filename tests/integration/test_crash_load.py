@@ -144,7 +144,9 @@ class CrashUnderLoadTest(unittest.TestCase):
         s = Serve(self.data)  # and it serves again
         try:
             st, _, _ = self.demo_request(s.port)
-            self.assertEqual(st, 200)
+            # 429: the load may have used up the rule's minute, which the kills do not reset
+            # (docs/api.md, "Limits")
+            self.assertIn(st, (200, 429))
         finally:
             self.assertEqual(s.stop(), 0)
 

@@ -80,6 +80,16 @@ ref_payload(const struct ecl_audit_event *ev)
     bad |= ref_str(o, "request_id", ev->request_id);
     bad |= ref_str(o, "detail", ev->detail);
     bad |= ref_hex(o, "response_blake2b", ev->response_digest);
+    if (ev->counted != NULL) {
+        if (ev->counted->at < 0 || ev->counted->window < 0 ||
+            ev->counted->records > ECL_AUDIT_COUNTED_RECORDS_MAX) {
+            bad = -1; /* the limits of event_ok for "counted" */
+        }
+        bad |= json_object_set_new(o, "counted",
+                                   json_pack("{s:I, s:I, s:I}", "at", (json_int_t)ev->counted->at,
+                                             "window", (json_int_t)ev->counted->window, "records",
+                                             (json_int_t)ev->counted->records));
+    }
     if (ev->policy_version != 0 || ev->policy_hash != NULL) {
         json_t *pol = json_object();
         bad |= json_object_set_new(pol, "version", json_integer((json_int_t)ev->policy_version));
@@ -198,6 +208,7 @@ test_random_events_match_jansson(void **state)
     struct ecl_audit_field fields[8];
     uint8_t hash[ECL_HASH_LEN];
     uint8_t digest[ECL_HASH_LEN];
+    struct ecl_audit_counted counted;
     size_t nvalid = 0;
     size_t total = 4000;
 
@@ -249,6 +260,16 @@ test_random_events_match_jansson(void **state)
             digest[i] = (uint8_t)rnd(256);
         }
         ev.response_digest = rnd(2) == 0 ? digest : NULL;
+        if (rnd(3) == 0) {
+            /* counted: large and negative clocks, records around the limit */
+            counted.at = rnd(8) == 0 ? -(int64_t)rnd(100) : (int64_t)rnd(0xFFFFFFFFu) * 1000;
+            counted.window = rnd(8) == 0 ? -1 : counted.at - (int64_t)rnd(60);
+            counted.records = ECL_AUDIT_COUNTED_RECORDS_MAX - 2 + rnd(4);
+            if (rnd(2) == 0) {
+                counted.records = rnd(1000);
+            }
+            ev.counted = &counted;
+        }
         check_event(&ev, &nvalid);
     }
     /* both branches were exercised */
