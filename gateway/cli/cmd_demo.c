@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "assets.h"
+#include "audit/audit.h"
+#include "cli.h"
 #include "records_cli.h"
 
 static void
@@ -32,10 +34,11 @@ demo_usage(FILE *f)
                "Prepares a demo data directory (default ./demo-data unless --data or\n"
                "$ECLUSE_DATA is given): creates it with `init` when missing, creates the\n"
                "citizens and benefits datasets and imports a generated population of N people\n"
-               "(default 10000, seed 1) through the same path as `ecluse import`, and stores\n"
-               "the demo policy (demo/policy.json) when no policy is active. A directory that\n"
-               "is already prepared is left as it is. Then, unless --prepare-only, it creates\n"
-               "fresh demo keys (revoking the previous ones), prints them with example\n"
+               "(default 10000, seed 1) through the same path as `ecluse import` (audited as\n"
+               "records.import). A directory that is already prepared is left as it is.\n"
+               "Then, unless --prepare-only (which stores no policy), it stores the demo\n"
+               "policy (demo/policy.json) when no policy is active (audited as policy.change),\n"
+               "creates fresh demo keys (revoking the previous ones), prints them with example\n"
                "requests, and serves on ADDR:PORT (default 127.0.0.1:8443) until Ctrl-C.\n");
 }
 
@@ -189,6 +192,28 @@ ensure_dataset(struct ecl_cli_records *h, const char *name, const char *schema, 
     return 0;
 }
 
+/* Imports the generated population like `ecluse import` does, with its records.import entry. */
+static int
+import_audited(struct ecl_cli_records *h, const char *dataset, const char *label, FILE *f)
+{
+    struct ecl_import_result res;
+    struct ecl_audit_event ev;
+    char detail[160];
+    int rc = ecl_cli_import_stream_result(h->rec, dataset, label, f, ECL_IMPORT_JSONL, &res);
+
+    if (rc != EX_OK) {
+        return rc;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ECL_AUDIT_RECORDS_IMPORT;
+    ev.dataset = dataset;
+    snprintf(detail, sizeof detail, "imported %llu records (%llu new, %llu updated)",
+             (unsigned long long)res.records, (unsigned long long)res.inserted,
+             (unsigned long long)res.updated);
+    ev.detail = detail;
+    return ecl_cli_audit_event(h->store, h->kr, &ev);
+}
+
 int
 ecl_demo_prepare(struct ecl_cli *cli, uint64_t seed, uint64_t size, int *out_prepared_now)
 {
@@ -250,11 +275,9 @@ ecl_demo_prepare(struct ecl_cli *cli, uint64_t seed, uint64_t size, int *out_pre
     printf("generated %llu people in %llu households (seed %llu)\n",
            (unsigned long long)stats.people, (unsigned long long)stats.households,
            (unsigned long long)seed);
-    rc = nc == 0
-             ? ecl_cli_import_stream(h.rec, "citizens", "generated citizens", c, ECL_IMPORT_JSONL)
-             : EX_OK;
+    rc = nc == 0 ? import_audited(&h, "citizens", "generated citizens", c) : EX_OK;
     if (rc == EX_OK && nb == 0) {
-        rc = ecl_cli_import_stream(h.rec, "benefits", "generated benefits", b, ECL_IMPORT_JSONL);
+        rc = import_audited(&h, "benefits", "generated benefits", b);
     }
     if (rc == EX_OK) {
         printf("demo data ready in %s\n", cli->data_dir);
@@ -336,6 +359,10 @@ ecl_cmd_demo(struct ecl_cli *cli, int argc, char **argv)
     }
     rc = ecl_demo_prepare(cli, seed, size, &now);
     if (rc != EX_OK || prepare_only) {
+        return rc;
+    }
+    rc = ecl_demo_ensure_policy(cli);
+    if (rc != EX_OK) {
         return rc;
     }
     return ecl_demo_serve(cli, seed, listen, (unsigned)threads);

@@ -33,10 +33,11 @@ static const struct {
 };
 #define NDEMO (sizeof demo_principals / sizeof demo_principals[0])
 
-static int
-ensure_policy(struct ecl_cli *cli)
+int
+ecl_demo_ensure_policy(struct ecl_cli *cli)
 {
-    struct ecl_store *store = NULL;
+    struct ecl_cli_records h;
+    struct ecl_store *store;
     struct ecl_schema **schemas = NULL;
     struct ecl_policy *p = NULL;
     struct ecl_policy_meta meta;
@@ -45,13 +46,15 @@ ensure_policy(struct ecl_cli *cli)
     size_t n = 0;
     enum ecl_status st;
 
-    st = ecl_store_open(cli->data_dir, ECL_STORE_DEFAULT, &store);
-    if (st != ECL_OK) {
-        return ecl_cli_fail("cannot open the store", st);
+    int rc = ecl_cli_records_open(cli, ECL_STORE_DEFAULT, &h);
+
+    if (rc != 0) {
+        return rc;
     }
+    store = h.store;
     st = ecl_policy_db_active(store, &active);
     if (st == ECL_OK && active > 0) {
-        ecl_store_close(store);
+        ecl_cli_records_close(&h);
         return 0;
     }
     ecl_diags_init(&diags);
@@ -69,12 +72,17 @@ ensure_policy(struct ecl_cli *cli)
     if (st == ECL_OK) {
         printf("demo policy stored and activated as version %llu (hash %s)\n",
                (unsigned long long)meta.version, meta.hash);
+        /* like `ecluse policy set`: the auditor sees which policy the demo started with */
+        rc = ecl_cli_audit_policy(store, h.kr, meta.version, meta.hash, "set and activated");
     }
     ecl_policy_free(p);
     if (schemas != NULL) {
         ecl_policy_db_schemas_free(schemas, n);
     }
-    ecl_store_close(store);
+    ecl_cli_records_close(&h);
+    if (st == ECL_OK) {
+        return rc;
+    }
     if (st != ECL_OK) {
         for (size_t i = 0; i < diags.n; i++) {
             fprintf(stderr, "ecluse: demo policy: %s: %s\n", diags.items[i].path,
@@ -205,11 +213,8 @@ ecl_demo_serve(struct ecl_cli *cli, uint64_t seed, const char *listen, unsigned 
     char base[128];
     char nir[32];
     char postcode[16];
-    int rc = ensure_policy(cli);
+    int rc;
 
-    if (rc != 0) {
-        return rc;
-    }
     ecl_serve_block_signals();
     rc = ecl_app_open(&app, cli->data_dir, cli->have_key_src ? &cli->key_src : NULL);
     if (rc != 0) {

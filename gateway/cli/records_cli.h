@@ -65,8 +65,12 @@ enum ecl_status ecl_demo_generate(uint64_t seed, uint64_t size, FILE *citizens, 
  * sysexits code.  For `ecluse demo` and whoever extends it (policy, principals, serving). */
 int ecl_demo_prepare(struct ecl_cli *cli, uint64_t seed, uint64_t size, int *out_prepared_now);
 
-/* Stores the demo policy when none is active, rotates the demo keys, prints them with example
+/* Rotates the demo keys (the policy is stored by ecl_demo_ensure_policy), prints them with example
  * requests and serves until SIGTERM/SIGINT (demo_serve.c).  Returns a sysexits code. */
 int ecl_demo_serve(struct ecl_cli *cli, uint64_t seed, const char *listen, unsigned threads);
+
+/* Stores and activates the demo policy (demo/policy.json) when no policy is active, with its
+ * policy.change audit entry, like `ecluse policy set` (demo_serve.c).  Returns a sysexits code. */
+int ecl_demo_ensure_policy(struct ecl_cli *cli);
 
 #endif

@@ -121,12 +121,30 @@ class DemoTest(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         r = run("audit", "list", "--kind", "principal.change", "--limit", "100", data=self.data)
         self.assertEqual(len(r.stdout.strip().splitlines()), 18)  # 9 keys, twice
+        # the policy the demo started with is on record, once (the restart found it active)
+        r = run("audit", "list", "--kind", "policy.change", data=self.data)
+        changes = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([(e["detail"], e["policy"]["version"]) for e in changes],
+                         [("policy version 1 set and activated", 1)])
 
     def test_prepare_only_does_not_serve(self):
         r = run("demo", "--prepare-only", "--size", "30", data=self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("demo data ready", r.stdout)
         self.assertNotIn("ek_", r.stdout)
+        # every step is on record, like `ecluse import`; the policy is left to the caller
+        self.assertNotIn("demo policy", r.stdout)
+        r = run("audit", "list", "--kind", "records.import", data=self.data)
+        imports = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(sorted(e["dataset"] for e in imports), ["benefits", "citizens"])
+        self.assertIn("imported 30 records (30 new, 0 updated)", imports[0]["detail"])
+        r = run("audit", "list", "--kind", "policy.change", data=self.data)
+        self.assertEqual(r.stdout, "")
+        # a prepared directory is left as it is: nothing more to record
+        r = run("demo", "--prepare-only", "--size", "30", data=self.data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("audit", "list", "--kind", "records.import", data=self.data)
+        self.assertEqual(len(r.stdout.splitlines()), 2)
 
     def test_usage_errors(self):
         self.assertEqual(run("demo", "--size", "0", data=self.data).returncode, 64)
