@@ -36,6 +36,33 @@ startup_event(struct ecl_app *app, enum ecl_audit_kind kind, const char *detail)
 }
 
 enum ecl_status
+ecl_app_sync_policy(struct ecl_app *app, uint64_t *reloaded)
+{
+    const struct ecl_policy_view *v;
+    uint64_t active = 0;
+    uint64_t serving = 0;
+    enum ecl_status st;
+
+    *reloaded = 0;
+    st = ecl_policy_db_active(app->store, &active);
+    if (st == ECL_ERR_NOT_FOUND || (st == ECL_OK && active == 0)) {
+        return ECL_OK;
+    }
+    ECL_GUARD(st);
+    v = ecl_policy_holder_acquire(app->policy);
+    if (v != NULL) {
+        serving = v->version;
+        ecl_policy_holder_release(app->policy, v);
+    }
+    if (serving == active) {
+        return ECL_OK;
+    }
+    ECL_GUARD(ecl_app_reload_policy(app));
+    *reloaded = active;
+    return ECL_OK;
+}
+
+enum ecl_status
 ecl_app_reload_policy(struct ecl_app *app)
 {
     struct ecl_diags diags;

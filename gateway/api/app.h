@@ -47,6 +47,10 @@ void ecl_app_close(struct ecl_app *app);
 
 /* Loads the active policy version from the store and publishes it (policy set / activate). */
 enum ecl_status ecl_app_reload_policy(struct ecl_app *app) ECL_WUR;
+/* Compares the stored active policy version with the one in force and reloads when they
+ * differ (a version activated with the command line, or by another process): *reloaded is the
+ * version now in force, 0 when nothing changed.  One LMDB read when nothing changed. */
+enum ecl_status ecl_app_sync_policy(struct ecl_app *app, uint64_t *reloaded) ECL_WUR;
 
 /* Starts the HTTP server with every route (operations, principals, agent, auditor, DPO, MCP). */
 enum ecl_status ecl_app_start_http(struct ecl_app *app, struct ecl_http_config *cfg) ECL_WUR;

@@ -65,7 +65,7 @@ ecl_cli_audit_policy(struct ecl_store *store, const struct ecl_keyring *kr, uint
 {
     struct ecl_audit_event ev;
     uint8_t hash[ECL_HASH_LEN];
-    char detail[96];
+    char detail[128];
 
     memset(&ev, 0, sizeof ev);
     ev.kind = ECL_AUDIT_POLICY_CHANGE;

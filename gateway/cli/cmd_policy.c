@@ -18,10 +18,10 @@ static void
 policy_usage(FILE *f)
 {
     fprintf(f, "usage: ecluse [--data DIR] policy validate [--schema FILE]... FILE\n"
-               "       ecluse [--data DIR] policy set [--author NAME] FILE\n"
+               "       ecluse [--data DIR] policy set [--author NAME] [--without-approval] FILE\n"
                "       ecluse [--data DIR] policy show [--version N] [--canonical]\n"
                "       ecluse [--data DIR] policy versions\n"
-               "       ecluse [--data DIR] policy activate N\n"
+               "       ecluse [--data DIR] policy activate [--without-approval] N\n"
                "       ecluse [--data DIR] policy explain AGENT [PURPOSE]\n"
                "\n"
                "validate  checks a policy document against the datasets of DIR (or against the\n"
@@ -35,7 +35,13 @@ policy_usage(FILE *f)
                "activate  makes version N the active one again (roll back or forward), after\n"
                "          checking that it still validates against the datasets of DIR.\n"
                "explain   prints what AGENT may see under the active policy, for every purpose\n"
-               "          or for PURPOSE only.\n");
+               "          or for PURPOSE only.\n"
+               "\n"
+               "When the active policy requires a second DPO's approval for policy changes\n"
+               "(four_eyes.policy_changes), set and activate refuse (exit 77): propose the change\n"
+               "through the DPO API instead (docs/dpo-guide.md).  --without-approval makes the\n"
+               "change anyway, as an operator's deliberate override; its audit entry says so.\n"
+               "A gateway serving DIR picks up a change made here within a second.\n");
 }
 
 /* Reads a whole file of at most max bytes. */
@@ -195,14 +201,64 @@ cmd_validate(struct ecl_cli *cli, int argc, char **argv)
     return rc;
 }
 
+/* A change from the command line to a store whose active policy requires four-eyes approval of
+ * policy changes is refused unless the operator overrides it explicitly (without_approval);
+ * *overridden tells the audit entry.  0 when the change may go ahead. */
+static int
+four_eyes_check(struct ecl_store *store, int without_approval, int *overridden)
+{
+    struct ecl_policy *active = NULL;
+    struct ecl_diags d;
+    uint64_t version = 0;
+    unsigned flags;
+    enum ecl_status st;
+
+    *overridden = 0;
+    st = ecl_policy_db_active(store, &version);
+    if (st == ECL_ERR_NOT_FOUND || (st == ECL_OK && version == 0)) {
+        return 0; /* no policy yet: nothing requires approval */
+    }
+    if (st == ECL_OK) {
+        ecl_diags_init(&d);
+        st = ecl_policy_db_load(store, 0, &d, &active, NULL);
+    }
+    if (st == ECL_ERR_INVALID) {
+        /* the active version no longer compiles (datasets changed): its settings cannot be
+         * read, so the safe reading is that it asked for approval */
+        flags = ECL_FOUR_EYES_POLICY;
+    } else if (st != ECL_OK) {
+        return ecl_cli_fail("cannot read the active policy", st);
+    } else {
+        flags = ecl_policy_four_eyes(active);
+        ecl_policy_free(active);
+    }
+    if ((flags & ECL_FOUR_EYES_POLICY) == 0) {
+        return 0;
+    }
+    if (!without_approval) {
+        fprintf(stderr,
+                "ecluse: the active policy (version %llu) requires a second DPO's approval for "
+                "policy changes (four_eyes.policy_changes): propose the change through the DPO "
+                "API (POST /v1/policy, docs/dpo-guide.md), or pass --without-approval to make "
+                "it from the command line anyway (the audit entry records the override)\n",
+                (unsigned long long)version);
+        return EX_NOPERM;
+    }
+    *overridden = 1;
+    return 0;
+}
+
 static int
 cmd_set(struct ecl_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"author", required_argument, NULL, 'a'},
+        {"without-approval", no_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     const char *author = NULL;
+    int without_approval = 0;
+    int overridden = 0;
     struct ecl_keyring *kr = NULL;
     struct ecl_store *store = NULL;
     struct ecl_schema **schemas = NULL;
@@ -216,6 +272,10 @@ cmd_set(struct ecl_cli *cli, int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == 'w') {
+            without_approval = 1;
+            continue;
+        }
         if (c != 'a') {
             policy_usage(stderr);
             return EX_USAGE;
@@ -236,6 +296,9 @@ cmd_set(struct ecl_cli *cli, int argc, char **argv)
     }
     rc = ecl_cli_open(cli, ECL_STORE_DEFAULT, &kr, &store);
     if (rc == 0) {
+        rc = four_eyes_check(store, without_approval, &overridden);
+    }
+    if (rc == 0) {
         st = ecl_policy_db_schemas(store, &schemas, &n);
         rc = st == ECL_OK ? 0 : ecl_cli_fail("cannot read the datasets", st);
     }
@@ -255,7 +318,9 @@ cmd_set(struct ecl_cli *cli, int argc, char **argv)
     if (rc == 0) {
         printf("policy version %llu is active (blake2b-256 %s)\n", (unsigned long long)meta.version,
                meta.hash);
-        rc = ecl_cli_audit_policy(store, kr, meta.version, meta.hash, "set and activated");
+        rc = ecl_cli_audit_policy(store, kr, meta.version, meta.hash,
+                                  overridden ? "set and activated without four-eyes approval"
+                                             : "set and activated");
     }
     ecl_policy_free(p);
     ecl_policy_db_schemas_free(schemas, n);
@@ -406,8 +471,18 @@ cmd_activate(struct ecl_cli *cli, int argc, char **argv)
     struct ecl_diags d;
     uint64_t version = 0;
     enum ecl_status st;
+    int without_approval = 0;
+    int overridden = 0;
     int rc;
 
+    if (argc == 3 && strcmp(argv[1], "--without-approval") == 0) {
+        without_approval = 1;
+        argv++;
+        argc--;
+    } else if (argc == 3 && strcmp(argv[2], "--without-approval") == 0) {
+        without_approval = 1;
+        argc--;
+    }
     if (argc != 2) {
         policy_usage(stderr);
         return EX_USAGE;
@@ -418,6 +493,12 @@ cmd_activate(struct ecl_cli *cli, int argc, char **argv)
     }
     rc = ecl_cli_open(cli, ECL_STORE_DEFAULT, &kr, &store);
     if (rc != 0) {
+        return rc;
+    }
+    rc = four_eyes_check(store, without_approval, &overridden);
+    if (rc != 0) {
+        ecl_store_close(store);
+        ecl_keyring_free(kr);
         return rc;
     }
     ecl_diags_init(&d);
@@ -436,7 +517,9 @@ cmd_activate(struct ecl_cli *cli, int argc, char **argv)
         struct ecl_policy_meta meta;
         printf("policy version %llu is active\n", (unsigned long long)version);
         st = ecl_policy_db_get(store, version, NULL, &meta);
-        rc = ecl_cli_audit_policy(store, kr, version, st == ECL_OK ? meta.hash : NULL, "activated");
+        rc =
+            ecl_cli_audit_policy(store, kr, version, st == ECL_OK ? meta.hash : NULL,
+                                 overridden ? "activated without four-eyes approval" : "activated");
     }
     ecl_store_close(store);
     ecl_keyring_free(kr);

@@ -1,6 +1,8 @@
 /* ecluse serve: the HTTP server with the operations and principal routes.  Signals are handled
- * synchronously by the main thread (sigwait): SIGTERM and SIGINT stop gracefully, SIGHUP
- * reloads the TLS certificate and key. */
+ * synchronously by the main thread (sigtimedwait): SIGTERM and SIGINT stop gracefully, SIGHUP
+ * reloads the TLS certificate and key and the active policy; every ECL_POLICY_WATCH_INTERVAL_MS
+ * the main thread also picks up a policy version activated with the command line. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -9,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cli.h"
 #include "http/http.h"
 #include "api/app.h"
+#include "ecl/limits.h"
+#include "store/policy_db.h"
 #include "http/log.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -77,6 +82,7 @@ ecl_serve_loop(struct ecl_app *app, const struct ecl_http_config *cfg)
     struct ecl_logline l;
     enum ecl_status st;
     sigset_t sigs;
+    uint64_t failed_version = 0; /* a stored active version that failed to load */
     int sig = 0;
 
     sigemptyset(&sigs);
@@ -91,7 +97,33 @@ ecl_serve_loop(struct ecl_app *app, const struct ecl_http_config *cfg)
     ecl_log_end(&l);
 
     for (;;) {
-        if (sigwait(&sigs, &sig) != 0) {
+        struct timespec tick = {ECL_POLICY_WATCH_INTERVAL_MS / 1000,
+                                (ECL_POLICY_WATCH_INTERVAL_MS % 1000) * 1000000L};
+        uint64_t reloaded = 0;
+
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0) {
+            /* no signal this tick: a version activated with the command line (or by another
+             * process) is picked up here; a failed reload is retried only once the stored
+             * active version changes again, so it is logged once */
+            uint64_t active = 0;
+            if (errno != EAGAIN || ecl_policy_db_active(app->store, &active) != ECL_OK ||
+                active == failed_version) {
+                continue;
+            }
+            st = ecl_app_sync_policy(app, &reloaded);
+            if (st != ECL_OK) {
+                failed_version = active;
+                ecl_log_msg(ECL_LOG_ERROR, "reload",
+                            "the stored active policy changed but cannot be loaded; the previous "
+                            "policy stays in force");
+            } else if (reloaded != 0) {
+                failed_version = 0;
+                ecl_log_begin(&l, ECL_LOG_INFO, "reload");
+                ecl_log_str(&l, "msg", "active policy changed in the store; now in force");
+                ecl_log_u64(&l, "policy_version", reloaded);
+                ecl_log_end(&l);
+            }
             continue;
         }
         if (sig != SIGHUP) {

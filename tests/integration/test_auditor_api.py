@@ -105,7 +105,7 @@ class AuditorApiTest(unittest.TestCase):
                                       cls.subject, "winter_outreach")),
                 ("principal_add", ("principal", "add", "late-bot", "--role", "agent")),
                 ("principal_revoke", ("principal", "revoke", "late-bot")),
-                ("policy_activate", ("policy", "activate", "1")),
+                ("policy_activate", ("policy", "activate", "--without-approval", "1")),
                 ("erase", ("erase", "--dataset", "benefits", cls.other))]:
             r = run(*args, data=cls.s.data)
             assert r.returncode == 0, (name, r.stderr)
@@ -350,8 +350,11 @@ class CliEntriesTest(unittest.TestCase):
                 f.write(json.dumps(s.raw["citizens"][nir]) + "\n")
             steps = [
                 (("import", "--dataset", "citizens", gen), "records.import", "1 records"),
-                (("policy", "set", os.path.join(SOURCE_DIR, "demo", "policy.json")), "policy.change", "version 2"),
-                (("policy", "activate", "1"), "policy.change", "version 1 activated"),
+                (("policy", "set", "--without-approval",
+                  os.path.join(SOURCE_DIR, "demo", "policy.json")),
+                 "policy.change", "version 2 set and activated without four-eyes approval"),
+                (("policy", "activate", "--without-approval", "1"), "policy.change",
+                 "version 1 activated without four-eyes approval"),
                 (("principal", "add", "x-bot", "--role", "agent"), "principal.change", "added"),
                 (("principal", "revoke", "x-bot"), "principal.change", "revoked"),
                 (("objection", "add", "--dataset", "citizens", nir, "winter_outreach"),

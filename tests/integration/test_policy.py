@@ -11,7 +11,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ecltest import SOURCE_DIR, TempDirTest, run  # noqa: E402
 
-EX_USAGE, EX_DATAERR, EX_NOINPUT = 64, 65, 66
+EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_NOPERM = 64, 65, 66, 77
 DEMO = os.path.join(SOURCE_DIR, "demo")
 POLICY = os.path.join(DEMO, "policy.json")
 SCHEMAS = [os.path.join(DEMO, n) for n in ("citizens.schema.json", "benefits.schema.json")]
@@ -105,13 +105,23 @@ class PolicyTest(TempDirTest):
         with open(POLICY, encoding="utf-8") as f:
             doc = json.load(f)
         doc["rules"][0]["limits"]["records_per_request"] = 5
+        # the active version asks for four-eyes on policy changes: the command line refuses
+        # unless the operator overrides it, and nothing is stored when it refuses
+        self.assertTrue(doc["four_eyes"]["policy_changes"])
         r = run("policy", "set", "--author", "dpo-bob", self.write("v2.json", doc), data=self.data)
+        self.assertEqual(r.returncode, EX_NOPERM, r.stderr)
+        self.assertIn("requires a second DPO's approval", r.stderr)
+        self.assertIn("--without-approval", r.stderr)
+        self.assertEqual(len(run("policy", "versions", data=self.data).stdout.splitlines()), 2)
+        r = run("policy", "set", "--author", "dpo-bob", "--without-approval",
+                self.write("v2.json", doc), data=self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("policy version 2 is active", r.stdout)
 
         # a refused document stores nothing
         doc["rules"][0]["dataset"] = "taxes"
-        r = run("policy", "set", self.write("bad.json", doc), data=self.data)
+        r = run("policy", "set", "--without-approval", self.write("bad.json", doc),
+                data=self.data)
         self.assertEqual(r.returncode, EX_DATAERR)
 
         r = run("policy", "versions", data=self.data)
@@ -135,15 +145,19 @@ class PolicyTest(TempDirTest):
         r = run("policy", "show", data=self.data)
         self.assertEqual(json.loads(r.stdout)["rules"][0]["limits"]["records_per_request"], 5)
 
-        # roll back, then forward
+        # roll back, then forward (the flag on either side of the version)
         r = run("policy", "activate", "1", data=self.data)
+        self.assertEqual(r.returncode, EX_NOPERM, r.stderr)
+        r = run("policy", "activate", "1", "--without-approval", data=self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
         r = run("policy", "show", data=self.data)
         self.assertEqual(json.loads(r.stdout)["rules"][0]["limits"]["records_per_request"], 10)
         self.assertTrue(run("policy", "versions", data=self.data).stdout.splitlines()[1]
                         .endswith("active"))
-        self.assertEqual(run("policy", "activate", "3", data=self.data).returncode, EX_NOINPUT)
-        self.assertEqual(run("policy", "activate", "2", data=self.data).returncode, 0)
+        self.assertEqual(run("policy", "activate", "--without-approval", "3",
+                             data=self.data).returncode, EX_NOINPUT)
+        self.assertEqual(run("policy", "activate", "--without-approval", "2",
+                             data=self.data).returncode, 0)
         r = run("policy", "show", "--version", "1", data=self.data)
         self.assertEqual(json.loads(r.stdout)["rules"][0]["limits"]["records_per_request"], 10)
         self.assertEqual(run("policy", "show", "--version", "9", data=self.data).returncode,

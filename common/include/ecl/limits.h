@@ -97,6 +97,8 @@ enum {
     ECL_HTTP_DISCARD_MAX_FACTOR = 2,        /* chunked body: drop the connection past cap*factor */
     ECL_HTTP_REQUEST_ID_MAX_LEN = 64,       /* X-Request-Id */
     ECL_HTTP_SHUTDOWN_GRACE_S = 10,         /* waiting for suspended requests at shutdown */
+    ECL_POLICY_WATCH_INTERVAL_MS = 1000,    /* serve: how often the stored active policy is
+                                               compared with the one in force */
     ECL_HTTP_TLS_MAX_CERTS = 8,             /* certificates in a --tls-cert chain */
     ECL_HTTP_TLS_MAX_FILE_BYTES = 1 << 20,  /* a certificate chain or key file */
     ECL_HTTP_METRICS_MAX_BYTES = 1 << 20,   /* /metrics text */
