@@ -210,7 +210,9 @@ enum {
  * docs/api.md "Limits"): more entries since the start of the UTC day than this and the gateway
  * refuses to start rather than guess (fail closed) */
 enum {
-    ECL_LIMIT_REBUILD_ENTRIES_MAX = 5000000,            /* entries read back at start-up (~80 s) */
+    ECL_LIMIT_REBUILD_ENTRIES_MAX = 5000000,            /* entries read back at start-up (~80 s):
+                                                         * after the checkpoint, or the whole day
+                                                         * without one */
     ECL_AUDIT_COUNTED_RECORDS_MAX = ECL_QUERY_SCAN_MAX, /* records one "counted" may name */
     ECL_LIMIT_REBUILD_PRINCIPALS_MAX = 4096,            /* distinct principals named in that tail */
 };
