@@ -231,7 +231,10 @@ struct rebuild {
     size_t nnames;
     uint64_t entries;
     uint64_t counted;
-    uint64_t last_seq; /* the last entry given to the callback */
+    uint64_t last_seq;             /* the last entry given to the callback */
+    uint64_t stop_before;          /* entries before this one are covered by the checkpoint */
+    uint64_t newest;               /* the newest entry seen + 1 (0: none) */
+    struct ecl_audit_limits *seed; /* the same counters by principal id, for the writer */
     enum ecl_status st;
 };
 
@@ -279,52 +282,6 @@ pname_get(struct rebuild *r, const char *hex)
     return n->name;
 }
 
-/* An integer member >= 0 of o into *out; 0 when absent or not one. */
-static int
-member_nonneg(const json_t *o, const char *key, int64_t *out)
-{
-    const json_t *v = json_object_get(o, key);
-
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        return 0;
-    }
-    *out = (int64_t)json_integer_value(v);
-    return 1;
-}
-
-/* What one entry counted: 1 with *at, *window (-1: none), *records when it counts; 0 when it
- * does not; -1 when it is malformed. */
-static int
-entry_counts(const struct ecl_audit_entry *e, int64_t *at, int64_t *window, uint64_t *records)
-{
-    const json_t *p = e->payload;
-    const json_t *c = json_object_get(p, "counted");
-    const char *kind = json_string_value(json_object_get(p, "kind"));
-    const char *decision = json_string_value(json_object_get(p, "decision"));
-    int read = kind != NULL && strcmp(kind, "record.read") == 0;
-    int query = kind != NULL && strcmp(kind, "record.query") == 0;
-    int64_t n = 0;
-
-    if (c != NULL) {
-        if (!json_is_object(c) || !(read || query) || !member_nonneg(c, "at", at) ||
-            !member_nonneg(c, "window", window) || !member_nonneg(c, "records", &n) ||
-            n > ECL_AUDIT_COUNTED_RECORDS_MAX || *window > *at) {
-            return -1;
-        }
-        *records = (uint64_t)n;
-        return 1;
-    }
-    if ((read || query) && decision != NULL && strcmp(decision, "allow") == 0) {
-        /* written by a gateway older than "counted": an allowed read released its record, an
-         * allowed query the records of its subjects; its minute window is unknown */
-        *at = (int64_t)(e->time_ms / 1000);
-        *window = -1;
-        *records = read ? 1 : json_array_size(json_object_get(p, "subjects"));
-        return 1;
-    }
-    return 0;
-}
-
 static int
 rebuild_entry(void *arg, const struct ecl_audit_entry *e)
 {
@@ -343,6 +300,12 @@ rebuild_entry(void *arg, const struct ecl_audit_entry *e)
     size_t kl;
 
     r->last_seq = e->seq;
+    if (r->newest == 0) {
+        r->newest = e->seq + 1;
+    }
+    if (e->seq < r->stop_before) {
+        return 1; /* the checkpoint counted it and everything before it */
+    }
     if (r->entries >= ECL_LIMIT_REBUILD_ENTRIES_MAX) {
         r->st = ECL_ERR_LIMIT;
         return 1;
@@ -353,7 +316,7 @@ rebuild_entry(void *arg, const struct ecl_audit_entry *e)
          * entry's time, and times never decrease along the log */
         return 1;
     }
-    k = entry_counts(e, &at, &window, &records);
+    k = ecl_audit_entry_counted(e, &at, &window, &records);
     if (k < 0) {
         r->st = ECL_ERR_INVALID;
         return 1;
@@ -395,18 +358,132 @@ rebuild_entry(void *arg, const struct ecl_audit_entry *e)
         r->st = ECL_ERR_LIMIT; /* more counters than the table holds */
         return 1;
     }
+    r->st =
+        ecl_audit_limits_add(r->seed, json_string_value(json_object_get(e->payload, "principal")),
+                             rule, at, in_minute ? window : -1, in_day ? records : 0);
+    if (r->st != ECL_OK) {
+        return 1;
+    }
     r->counted++;
     return 0;
 }
 
+struct ck_load {
+    struct rebuild *r;
+    size_t loaded;
+    int stale; /* the checkpoint counted something after now: the clock went back */
+};
+
+static int
+ck_check(void *arg, const struct ecl_audit_limit_row *row)
+{
+    struct ck_load *k = arg;
+
+    if (row->day_start > k->r->day || row->minute_start > k->r->now) {
+        k->stale = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* One row of the checkpoint into the table and the seed, without what no longer counts at
+ * now: another day, an ended window. */
+static int
+ck_row(void *arg, const struct ecl_audit_limit_row *row)
+{
+    struct ck_load *k = arg;
+    struct rebuild *r = k->r;
+    struct ecl_audit_limit_row keep = *row;
+    char key[2 * (ECL_NAME_MAX_LEN + 1)];
+    struct limit_stripe *st = NULL;
+    struct limit_ctr *c;
+    const char *agent;
+    size_t kl;
+
+    if (keep.day_start != r->day) {
+        keep.day_start = -1;
+        keep.day_count = 0;
+    }
+    if (keep.minute_start < 0 || keep.minute_start + ECL_MINUTE_S <= r->now) {
+        keep.minute_start = -1;
+        keep.minute_count = 0;
+    }
+    if (keep.day_start < 0 && keep.minute_start < 0) {
+        return 0;
+    }
+    agent = pname_get(r, row->principal);
+    if (agent == NULL && r->st == ECL_ERR_INVALID) {
+        r->st = ECL_OK; /* a principal the store does not have: nobody can use its counter */
+        return 0;
+    }
+    kl = agent != NULL ? key_make(r->l, agent, row->rule, key, &st) : 0;
+    if (kl == 0) {
+        r->st = r->st == ECL_OK ? ECL_ERR_INVALID : r->st;
+        return 1;
+    }
+    pthread_mutex_lock(&st->mu);
+    c = ctr_find(st, key, kl, 1, 0, r->day);
+    if (c != NULL) {
+        c->v.day_count = keep.day_start >= 0 ? keep.day_count : 0;
+        c->v.minute_start = keep.minute_start >= 0 ? keep.minute_start : 0;
+        c->v.minute_count = keep.minute_count;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (c == NULL) {
+        r->st = ECL_ERR_LIMIT;
+        return 1;
+    }
+    r->st = ecl_audit_limits_put(r->seed, &keep);
+    if (r->st != ECL_OK) {
+        return 1;
+    }
+    k->loaded++;
+    return 0;
+}
+
+/* Loads the checkpoint when there is a usable one: *used 1 and r->stop_before set. */
+static enum ecl_status
+ck_load(struct rebuild *r, const struct ecl_keyring *kr, int *used, size_t *loaded)
+{
+    struct ecl_audit_limits *ck = NULL;
+    struct ck_load k = {r, 0, 0};
+    uint64_t next = 0;
+    enum ecl_status st = ecl_audit_limits_checkpoint_read(r->store, kr, &ck, &next);
+
+    *used = 0;
+    if (st == ECL_ERR_NOT_FOUND) {
+        return ECL_OK; /* an older data directory: the walk reads the whole day */
+    }
+    ECL_GUARD(st);
+    k.stale = ecl_audit_limits_latest(ck) > r->now;
+    if (!k.stale) {
+        ecl_audit_limits_each(ck, ck_check, &k);
+    }
+    if (!k.stale) {
+        ecl_audit_limits_each(ck, ck_row, &k);
+        st = r->st;
+        r->st = ECL_OK;
+        *used = st == ECL_OK;
+        r->stop_before = next;
+    }
+    ecl_audit_limits_free(ck);
+    *loaded = k.loaded;
+    return st == ECL_ERR_NOMEM || st == ECL_ERR_LIMIT ? st
+                                                      : (st == ECL_OK ? ECL_OK : ECL_ERR_INVALID);
+}
+
 enum ecl_status
 ecl_api_limits_rebuild(struct ecl_api_limits *l, struct ecl_store *s, const struct ecl_keyring *kr,
-                       int64_t now, struct ecl_api_limits_rebuilt *out, uint64_t *bad_seq)
+                       int64_t now, unsigned flags, struct ecl_api_limits_rebuilt *out,
+                       uint64_t *bad_seq)
 {
     struct rebuild *r = calloc(1, sizeof *r);
+    size_t loaded = 0;
+    int used = 0;
     enum ecl_status st;
 
-    if (r == NULL) {
+    if (r == NULL || ecl_audit_limits_new(&r->seed) != ECL_OK) {
+        free(r);
         *bad_seq = UINT64_MAX;
         return ECL_ERR_NOMEM;
     }
@@ -420,6 +497,11 @@ ecl_api_limits_rebuild(struct ecl_api_limits *l, struct ecl_store *s, const stru
     }
     r->last_seq = UINT64_MAX;
     r->st = ECL_OK;
+    st = (flags & ECL_API_LIMITS_NO_CHECKPOINT) != 0 ? ECL_OK : ck_load(r, kr, &used, &loaded);
+    if (st != ECL_OK) {
+        *bad_seq = st == ECL_ERR_NOMEM ? UINT64_MAX : ECL_API_LIMITS_BAD_CHECKPOINT;
+        goto out;
+    }
     st = ecl_audit_each_back(s, kr, rebuild_entry, r);
     if (st == ECL_OK) {
         st = r->st;
@@ -444,7 +526,15 @@ ecl_api_limits_rebuild(struct ecl_api_limits *l, struct ecl_store *s, const stru
             out->counters += l->stripes[i].n;
         }
         out->oldest_s = (uint64_t)r->cutoff;
+        out->from_checkpoint = used;
+        out->checkpoint_next = used ? r->stop_before : 0;
+        out->checkpoint_counters = loaded;
+        out->seed = r->seed;
+        out->seed_next = r->newest;
+        r->seed = NULL;
     }
+out:
+    ecl_audit_limits_free(r->seed);
     for (size_t i = 0; i < PNAME_BUCKETS; i++) {
         while (r->names[i] != NULL) {
             struct pname *n = r->names[i];

@@ -239,4 +239,64 @@ const char *ecl_audit_kind_name(enum ecl_audit_kind k);
 const char *ecl_audit_channel_name(enum ecl_audit_channel c);
 const char *ecl_audit_decision_name(enum ecl_audit_decision d);
 
+/* ---- rate-limit checkpoint (docs/audit-format.md "Rate-limit checkpoint") ------------------ */
+
+/* The per-(principal id, rule) limit counters as the committed entries define them: for each
+ * key, the latest UTC day of a request's clock ("at") and the records counted in it, the latest
+ * requests_per_minute window and the admissions counted in it.  Merging entries is order-free,
+ * so a table loaded from a checkpoint plus the entries after it equals the table of all entries.
+ * The audit writer keeps one (writer thread only) once seeded, and writes it sealed to the
+ * audit meta table in the same transaction as a group commit: not an entry, not in the Merkle
+ * tree, not evidence (the verifier ignores it). */
+struct ecl_audit_limits; /* opaque */
+
+struct ecl_audit_limit_row {
+    const char *principal; /* principal id, hex */
+    const char *rule;
+    int64_t day_start; /* 00:00 UTC of the latest day counted; -1: none */
+    uint64_t day_count;
+    int64_t minute_start; /* start of the latest minute window; -1: none */
+    uint32_t minute_count;
+};
+
+enum ecl_status ecl_audit_limits_new(struct ecl_audit_limits **out) ECL_WUR;
+void ecl_audit_limits_free(struct ecl_audit_limits *t);
+/* Merges one counted request: records into the day of at, one admission into window (< 0:
+ * none).  ECL_ERR_LIMIT when the table holds ECL_LIMIT_COUNTERS_MAX keys, ECL_ERR_INVALID for
+ * a name too long. */
+enum ecl_status ecl_audit_limits_add(struct ecl_audit_limits *t, const char *principal,
+                                     const char *rule, int64_t at, int64_t window,
+                                     uint64_t records) ECL_WUR;
+/* Sets a key's row as given (a checkpoint's row); same errors. */
+enum ecl_status ecl_audit_limits_put(struct ecl_audit_limits *t,
+                                     const struct ecl_audit_limit_row *row) ECL_WUR;
+/* Calls fn for every row until it returns nonzero; the row is borrowed during the call. */
+typedef int (*ecl_audit_limits_fn)(void *arg, const struct ecl_audit_limit_row *row);
+void ecl_audit_limits_each(const struct ecl_audit_limits *t, ecl_audit_limits_fn fn, void *arg);
+/* The latest "at" merged (-1: none). */
+int64_t ecl_audit_limits_latest(const struct ecl_audit_limits *t);
+
+/* What an entry counted against its rule's limits, as the rebuild reads it: 1 with *at,
+ * *window (-1: unknown) and *records when it counts (an admitted record.read/record.query with
+ * "counted", or an allowed one of an older gateway: its time, 1 record for a read, its subjects
+ * for a query); 0 when it does not; -1 when its "counted" is malformed. */
+int ecl_audit_entry_counted(const struct ecl_audit_entry *e, int64_t *at, int64_t *window,
+                            uint64_t *records);
+
+/* Reads and opens the checkpoint: *out (new table), *next (it covers the entries with seq <
+ * *next).  ECL_ERR_NOT_FOUND when there is none (an older data directory, or no gateway wrote
+ * one yet); ECL_ERR_CRYPTO when it does not authenticate (tampered, or another key);
+ * ECL_ERR_INVALID when it is malformed or covers entries the log does not have.  kr must hold
+ * secrets. */
+enum ecl_status ecl_audit_limits_checkpoint_read(struct ecl_store *s, const struct ecl_keyring *kr,
+                                                 struct ecl_audit_limits **out,
+                                                 uint64_t *next) ECL_WUR;
+
+/* Hands the writer t (taken, even on error) as the table of the entries with seq < next: from
+ * its next commit on, the writer merges the entries it commits (and any that another process
+ * appended, decrypting them) and writes a checkpoint every ECL_AUDIT_LIMITS_CHECKPOINT_S
+ * seconds or ECL_AUDIT_LIMITS_CHECKPOINT_ENTRIES entries (ECLUSE_AUDIT_TEST_LIMITS_EVERY=n,
+ * tests: every n entries).  A writer never seeded writes none. */
+void ecl_audit_limits_seed(struct ecl_audit *a, struct ecl_audit_limits *t, uint64_t next);
+
 #endif

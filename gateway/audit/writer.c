@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "ecl/limits.h"
 #include "entry.h"
+#include "limits_ckpt.h"
 #include "store/audit_db.h"
 #include "store/pseudo.h"
 
@@ -35,6 +37,14 @@ struct item {
     ecl_audit_done_fn done;
     void *arg;
     uint64_t seq;
+    /* what the entry counts against its rule's limits (ecl_audit_entry_counted's reading) */
+    int counts;
+    int at_entry_time; /* an allowed read/query without "counted": at is the entry's time */
+    int64_t at;
+    int64_t window;
+    uint64_t records;
+    char principal[ECL_NAME_MAX_LEN + 1];
+    char rule[ECL_NAME_MAX_LEN + 1];
 };
 
 struct ecl_audit {
@@ -59,6 +69,17 @@ struct ecl_audit {
     uint64_t last_time;
     uint64_t (*now_ms)(void *arg);
     void *now_arg;
+    /* the rate-limit counters of the committed entries (limits_ckpt.c): handed over under mu
+     * (seed, seed_next), then writer thread only (lim covers the entries with seq < lim_next;
+     * NULL: none, no checkpoint written) */
+    struct ecl_audit_limits *seed;
+    uint64_t seed_next;
+    struct ecl_audit_limits *lim;
+    uint64_t lim_next;
+    uint64_t ckpt_time;    /* writer clock of the last checkpoint written */
+    uint64_t ckpt_entries; /* entries merged since */
+    int ckpt_due;          /* one is written at the first commit after a seed */
+    unsigned ckpt_every;   /* ECLUSE_AUDIT_TEST_LIMITS_EVERY (tests): every n entries */
 };
 
 /* ECLUSE_AUDIT_QUEUE_MAX lowers the queue cap (1..ECL_AUDIT_QUEUE_MAX) so that the
@@ -96,6 +117,26 @@ delay_from_env(void)
     }
     v = strtoul(s, &end, 10);
     if (*end != 0 || v > ECL_AUDIT_TEST_DELAY_MAX_MS) {
+        return 0;
+    }
+    return (unsigned)v;
+}
+
+/* ECLUSE_AUDIT_TEST_LIMITS_EVERY (1..ECL_AUDIT_LIMITS_CHECKPOINT_ENTRIES): the writer writes the
+ * rate-limit checkpoint every that many entries, so that tests can restart with a checkpoint
+ * that covers part of the log.  Unset or invalid: the defaults. */
+static unsigned
+every_from_env(void)
+{
+    const char *s = getenv("ECLUSE_AUDIT_TEST_LIMITS_EVERY");
+    char *end = NULL;
+    unsigned long v;
+
+    if (s == NULL || *s == 0) {
+        return 0;
+    }
+    v = strtoul(s, &end, 10);
+    if (*end != 0 || v == 0 || v > ECL_AUDIT_LIMITS_CHECKPOINT_ENTRIES) {
         return 0;
     }
     return (unsigned)v;
@@ -319,6 +360,78 @@ token_is_zero(const uint8_t *t)
     return acc == 0;
 }
 
+/* Merges into a->lim the entries another process appended (seq a->lim_next .. size - 1),
+ * decrypting them in the batch's transaction.  Anything unexpected drops the table: no more
+ * checkpoints, and the next start-up replays from the last one (or walks the day). */
+static void
+lim_catch_up(struct ecl_audit *a, struct ecl_audit_txn *wt, uint64_t size)
+{
+    enum ecl_status st = ECL_OK;
+
+    if (a->lim == NULL || a->lim_next == size) {
+        return;
+    }
+    if (a->lim_next > size || size - a->lim_next > ECL_AUDIT_LIMITS_CATCHUP_MAX) {
+        st = ECL_ERR_LIMIT;
+    }
+    for (uint64_t seq = a->lim_next; seq < size && st == ECL_OK; seq++) {
+        struct ecl_audit_header h;
+        struct ecl_audit_entry e;
+        struct ecl_view v = {NULL, 0};
+        int64_t at = 0;
+        int64_t window = -1;
+        uint64_t records = 0;
+        int k;
+
+        memset(&e, 0, sizeof e);
+        st = ecl_audit_db_entry(wt, seq, &v);
+        if (st == ECL_OK) {
+            st = ecl_audit_leaf_open(a->kr, v.ptr, v.len, &h, &e.payload);
+        }
+        if (st != ECL_OK) {
+            break;
+        }
+        e.seq = seq;
+        e.time_ms = h.time_ms;
+        k = ecl_audit_entry_counted(&e, &at, &window, &records);
+        if (k < 0) {
+            st = ECL_ERR_INVALID;
+        } else if (k > 0) {
+            const char *p = json_string_value(json_object_get(e.payload, "principal"));
+            const char *r = json_string_value(json_object_get(e.payload, "rule"));
+            st = p == NULL || r == NULL ? ECL_OK
+                                        : ecl_audit_limits_add(a->lim, p, r, at, window, records);
+            st = st == ECL_ERR_INVALID ? ECL_OK : st; /* names no (agent, rule): not counted */
+        }
+        json_decref(e.payload);
+        a->ckpt_entries++;
+    }
+    if (st != ECL_OK) {
+        ecl_audit_limits_free(a->lim);
+        a->lim = NULL;
+        return;
+    }
+    a->lim_next = size;
+}
+
+/* Whether this batch writes the rate-limit checkpoint. */
+static int
+ckpt_is_due(const struct ecl_audit *a, uint64_t t)
+{
+    if (a->lim == NULL) {
+        return 0;
+    }
+    if (a->ckpt_due) {
+        return 1;
+    }
+    if (a->ckpt_every > 0) {
+        return a->ckpt_entries >= a->ckpt_every;
+    }
+    return a->ckpt_entries > 0 &&
+           (a->ckpt_entries >= ECL_AUDIT_LIMITS_CHECKPOINT_ENTRIES ||
+            t - a->ckpt_time >= ECL_AUDIT_LIMITS_CHECKPOINT_S * 1000u || t < a->ckpt_time);
+}
+
 /* Seals one batch and commits it.  On success a->fr and a->last_time advance and every item
  * has its seq. */
 static enum ecl_status
@@ -330,6 +443,7 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
     struct ecl_buf *leaves = NULL;
     struct ecl_buf body;
     struct ecl_buf note;
+    struct ecl_buf ck;
     struct batch b;
     uint8_t root[ECL_HASH_LEN];
     uint8_t leaf_hash[ECL_HASH_LEN];
@@ -342,12 +456,14 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
     memset(&b, 0, sizeof b);
     ecl_buf_init(&body, ECL_NOTE_MAX_BYTES);
     ecl_buf_init(&note, ECL_NOTE_MAX_BYTES);
+    ecl_buf_init(&ck, ECL_AUDIT_LIMITS_CHECKPOINT_MAX_BYTES);
     st = write_begin(a, &wt);
     if (st != ECL_OK) {
         goto out;
     }
     fr = a->fr;
     old_size = fr.size;
+    lim_catch_up(a, wt, old_size);
     if (t < a->last_time) {
         t = a->last_time; /* times never decrease, even if the clock steps back */
     }
@@ -356,7 +472,7 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
         nps += items[i]->nprows;
     }
     /* per item: entry + up to 65 nodes + tokens + pseudonym rows; plus the checkpoint */
-    b.cap_rows = n * (2 + ECL_MERKLE_MAX_DEPTH) + ntok + nps + 1;
+    b.cap_rows = n * (2 + ECL_MERKLE_MAX_DEPTH) + ntok + nps + 2;
     b.cap = n * (8 + (ECL_MERKLE_MAX_DEPTH + 1) * (ECL_AUDIT_NODE_KEY_LEN + ECL_HASH_LEN)) +
             ntok * ECL_AUDIT_IDX_KEY_LEN + 8;
     b.rows = calloc(b.cap_rows, sizeof *b.rows);
@@ -411,6 +527,30 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
             st = row_add(&b, ECL_AUDIT_T_PSEUDO, it->prows[j].key, it->prows[j].key_len,
                          it->prows[j].val, it->prows[j].val_len);
         }
+        if (st == ECL_OK && a->lim != NULL && it->counts &&
+            ecl_audit_limits_add(a->lim, it->principal, it->rule,
+                                 it->at_entry_time ? (int64_t)(t / 1000u) : it->at, it->window,
+                                 it->records) != ECL_OK) {
+            ecl_audit_limits_free(a->lim); /* too many keys: no checkpoint from now on */
+            a->lim = NULL;
+        }
+    }
+    if (st == ECL_OK && a->lim != NULL) {
+        a->lim_next = fr.size;
+        a->ckpt_entries += n;
+    }
+    if (st == ECL_OK && ckpt_is_due(a, t)) {
+        ecl_audit_limits_prune(a->lim);
+        if (ecl_audit_limits_seal(a->kr, a->lim, a->lim_next, &ck) == ECL_OK) {
+            st = row_add(&b, ECL_AUDIT_T_META, (const uint8_t *)ECL_AUDIT_LIMITS_META_KEY,
+                         sizeof ECL_AUDIT_LIMITS_META_KEY - 1, ck.ptr, ck.len);
+            a->ckpt_due = 0;
+            a->ckpt_entries = 0;
+            a->ckpt_time = t;
+        } else {
+            ecl_audit_limits_free(a->lim); /* over the size cap: no checkpoint from now on */
+            a->lim = NULL;
+        }
     }
     if (st == ECL_OK) {
         uint8_t *k = arena_take(&b, 8);
@@ -432,6 +572,9 @@ commit_batch(struct ecl_audit *a, struct item **items, size_t n)
     if (st == ECL_OK) {
         a->fr = fr;
         a->last_time = t;
+    } else {
+        ecl_audit_limits_free(a->lim); /* the log is sealed from now on */
+        a->lim = NULL;
     }
 out:
     ecl_audit_db_end(wt);
@@ -445,6 +588,7 @@ out:
     free(b.arena);
     ecl_buf_free(&body);
     ecl_buf_free(&note);
+    ecl_buf_free(&ck);
     return st;
 }
 
@@ -481,6 +625,14 @@ writer_main(void *arg)
         }
         if (a->head == NULL) {
             a->tail = NULL;
+        }
+        if (a->seed != NULL) {
+            ecl_audit_limits_free(a->lim);
+            a->lim = a->seed;
+            a->lim_next = a->seed_next;
+            a->seed = NULL;
+            a->ckpt_due = 1;
+            a->ckpt_entries = 0;
         }
         if (a->sealed) {
             st = ECL_ERR_SEALED;
@@ -527,6 +679,7 @@ ecl_audit_open(struct ecl_store *store, const struct ecl_keyring *kr, struct ecl
     a->now_ms = real_now_ms;
     a->queue_max = queue_max_from_env();
     a->delay_ms = delay_from_env();
+    a->ckpt_every = every_from_env();
     ecl_merkle_frontier_init(&a->fr);
     st = recover(a);
     if (st != ECL_OK) {
@@ -558,7 +711,19 @@ ecl_audit_close(struct ecl_audit *a)
     pthread_join(a->thread, NULL);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
+    ecl_audit_limits_free(a->seed);
+    ecl_audit_limits_free(a->lim);
     free(a);
+}
+
+void
+ecl_audit_limits_seed(struct ecl_audit *a, struct ecl_audit_limits *t, uint64_t next)
+{
+    pthread_mutex_lock(&a->mu);
+    ecl_audit_limits_free(a->seed);
+    a->seed = t;
+    a->seed_next = next;
+    pthread_mutex_unlock(&a->mu);
 }
 
 void
@@ -626,6 +791,26 @@ item_build(const struct ecl_audit *a, const struct ecl_audit_event *ev, struct i
                         it->tokens + i * ECL_AUDIT_TOKEN_LEN);
     }
     it->ntokens = ecl_audit_tokens_sort(it->tokens, ev->nsubjects);
+    /* what the rebuild will read in this entry (ecl_audit_entry_counted) */
+    if ((ev->kind == ECL_AUDIT_RECORD_READ || ev->kind == ECL_AUDIT_RECORD_QUERY) &&
+        ev->principal != NULL && ev->rule_id != NULL && *ev->principal != 0 && *ev->rule_id != 0 &&
+        strlen(ev->principal) <= ECL_NAME_MAX_LEN && strlen(ev->rule_id) <= ECL_NAME_MAX_LEN) {
+        if (ev->counted != NULL) {
+            it->counts = 1;
+            it->at = ev->counted->at;
+            it->window = ev->counted->window;
+            it->records = ev->counted->records;
+        } else if (ev->decision == ECL_AUDIT_ALLOW) {
+            it->counts = 1;
+            it->at_entry_time = 1;
+            it->window = -1;
+            it->records = ev->kind == ECL_AUDIT_RECORD_READ ? 1 : ev->nsubjects;
+        }
+        if (it->counts) {
+            memcpy(it->principal, ev->principal, strlen(ev->principal) + 1);
+            memcpy(it->rule, ev->rule_id, strlen(ev->rule_id) + 1);
+        }
+    }
     if (ev->principal != NULL) {
         ecl_audit_token(key, ECL_AUDIT_TOK_PRINCIPAL, ev->principal, strlen(ev->principal),
                         it->principal_token);

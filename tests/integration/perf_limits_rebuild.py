@@ -44,15 +44,28 @@ def main():
                 if "requests in" in line:
                     done += int(line.split()[0])
         print("filled %d admitted reads in %.1f s" % (done, time.time() - t0))
-        for _ in range(3):
-            srv.halt(signal.SIGTERM)
+        # with the checkpoint (the writer's, at most ECL_AUDIT_LIMITS_CHECKPOINT_S old), after
+        # kill -9 and SIGTERM; then the same log ignoring it (what an older data directory gets)
+        for sig, ignore in ((signal.SIGKILL, False), (signal.SIGTERM, False),
+                            (signal.SIGTERM, False), (signal.SIGTERM, True),
+                            (signal.SIGTERM, True)):
+            srv.halt(sig)
             start = os.path.getsize(srv.log_path)
-            srv.restart()
+            if ignore:
+                os.environ["ECLUSE_LIMITS_IGNORE_CHECKPOINT"] = "1"
+            t1 = time.time()
+            try:
+                srv.restart()
+            finally:
+                os.environ.pop("ECLUSE_LIMITS_IGNORE_CHECKPOINT", None)
+            took = time.time() - t1
             with open(srv.log_path, encoding="utf-8") as f:
                 f.seek(start)
                 for line in f:
                     if '"limits_rebuilt"' in line:
-                        print(line.strip())
+                        print("%s after %s: start-up %.2f s: %s" % (
+                            "ignoring the checkpoint" if ignore else "with the checkpoint",
+                            signal.Signals(sig).name, took, line.strip()))
         print("audit environment: %.0f MiB" % (
             os.path.getsize(os.path.join(srv.data, "audit", "data.mdb")) / 2**20))
     finally:

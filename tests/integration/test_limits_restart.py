@@ -2,7 +2,9 @@
 """The per-agent limits hold across a restart (docs/api.md "Limits"): the counters are rebuilt
 from the audit log at start-up, after SIGTERM and after kill -9, for records_per_day and
 requests_per_minute, counting only the records a query released, per (agent, rule), REST and
-MCP alike; a tampered log tail stops the gateway from starting."""
+MCP alike; a tampered log tail stops the gateway from starting.  The audit writer checkpoints
+the counters every 2 entries here (ECLUSE_AUDIT_TEST_LIMITS_EVERY), so restarts load a
+checkpoint and replay the entries after it; a tampered checkpoint stops the gateway too."""
 import calendar
 import copy
 import json
@@ -14,6 +16,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ["ECLUSE_AUDIT_TEST_LIMITS_EVERY"] = "2"
 import ecltest  # noqa: E402
 from ecltest import run  # noqa: E402
 
@@ -39,6 +42,7 @@ def policy():
         "shared-citizens": ("citizens", ["shared-a", "shared-b"], limits(per_day=3)),
         "shared-benefits": ("benefits", ["shared-a"], limits(per_day=3)),
         "mcp": ("citizens", ["mcp-bot"], limits(per_day=3)),
+        "ignore": ("citizens", ["ignore-bot"], limits(per_day=3)),
     }
     agents = sorted({a for _, ags, _ in rules.values() for a in ags})
     for a in agents:
@@ -199,7 +203,28 @@ class LimitsAcrossRestart(unittest.TestCase):
         self.assertGreater(last["entries_read"], 0)
         self.assertGreaterEqual(last["ms"], 0)
         self.assertEqual(set(last), {"time", "level", "event", "entries_read", "entries_counted",
-                                     "counters", "since", "ms"})
+                                     "counters", "from_checkpoint", "checkpoint_counters",
+                                     "since", "ms"})
+        self.assertEqual(last["from_checkpoint"], 1)
+        self.assertLess(last["entries_read"], 10)  # the entries after the checkpoint only
+
+    def test_ignoring_the_checkpoint_counts_the_same(self):
+        """The day's full walk (ECLUSE_LIMITS_IGNORE_CHECKPOINT=1, what an older data directory
+        gets) refuses the same request as the start-up that loaded the checkpoint."""
+        for i in range(3):
+            self.assertEqual(self.get("ignore-bot", i)[0], 200)
+        self.restart()
+        self.assert_day_refusal(*self.get("ignore-bot", 3))
+        os.environ["ECLUSE_LIMITS_IGNORE_CHECKPOINT"] = "1"
+        try:
+            self.restart()
+        finally:
+            del os.environ["ECLUSE_LIMITS_IGNORE_CHECKPOINT"]
+        self.assert_day_refusal(*self.get("ignore-bot", 4))
+        with open(self.srv.log_path, encoding="utf-8") as f:
+            lines = [json.loads(x) for x in f if x.startswith("{")]
+        last = [x for x in lines if x.get("event") == "limits_rebuilt"][-1]
+        self.assertEqual(last["from_checkpoint"], 0)
 
 
 class TamperedTail(unittest.TestCase):
@@ -228,6 +253,38 @@ class TamperedTail(unittest.TestCase):
             self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
             self.assertIn("rate-limit counters cannot be rebuilt", r.stderr)
             self.assertIn("entry %d does not decrypt" % newest, r.stderr)
+        finally:
+            srv.stop()
+
+
+class TamperedCheckpoint(unittest.TestCase):
+    """A rate-limit checkpoint that does not authenticate: the gateway refuses to start and
+    names the checkpoint (fail closed), rather than walking the day or trusting it."""
+
+    def test_refuses_to_start(self):
+        srv = ecltest.demo_server(size=5)
+        try:
+            self.assertEqual(srv.request("GET", "/v1/datasets", agent="statistics-bot")[0], 200)
+            self.assertEqual(srv.halt(signal.SIGTERM), 0)
+            path = os.path.join(srv.data, "audit", "data.mdb")
+            with open(path, "rb") as f:
+                blob = bytearray(f.read())
+            # every copy (LMDB pages) of the checkpoint row: "ECLL", key version, next, nonce..
+            at, n = blob.find(b"ECLL\x00\x00\x00"), 0
+            while at >= 0:
+                blob[at + 16 + 30] ^= 0x01  # a ciphertext byte
+                n += 1
+                at = blob.find(b"ECLL\x00\x00\x00", at + 1)
+            self.assertGreater(n, 0)
+            with open(path, "wb") as f:
+                f.write(blob)
+            r = run("serve", "--listen", "127.0.0.1:0", data=srv.data, timeout=30)
+            self.assertEqual(r.returncode, 65, r.stderr)  # EX_DATAERR
+            self.assertIn("rate-limit checkpoint in the audit log does not authenticate",
+                          r.stderr)
+            # the log itself is intact: the offline verifier does not look at the checkpoint
+            v = run("audit", "verify", data=srv.data)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         finally:
             srv.stop()
 

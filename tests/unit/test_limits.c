@@ -16,6 +16,7 @@
 
 #include "api/limits.h"
 #include "audit/audit.h"
+#include "store/audit_db.h"
 #include "store/principals.h"
 #include "testutil.h"
 
@@ -55,8 +56,17 @@ env_open(struct env *e)
                          ECL_OK);
         ecl_hex(p.id, sizeof p.id, e->ids[i]);
     }
+    /* a rate-limit checkpoint every 5 entries, so that rebuilds load one and replay the rest */
+    assert_int_equal(setenv("ECLUSE_AUDIT_TEST_LIMITS_EVERY", "5", 1), 0);
     assert_int_equal(ecl_audit_open(e->store, e->kr, &e->audit), ECL_OK);
     ecl_audit_set_clock(e->audit, writer_clock, NULL);
+    {
+        /* the writer keeps the counters from the start of the log: seq 0 (log.created) is
+         * already there, so its first commit also exercises the catch-up */
+        struct ecl_audit_limits *t = NULL;
+        assert_int_equal(ecl_audit_limits_new(&t), ECL_OK);
+        ecl_audit_limits_seed(e->audit, t, 0);
+    }
 }
 
 static void
@@ -90,9 +100,13 @@ write_entry(struct env *e, size_t a, size_t r, int decision_allow,
     assert_int_equal(ecl_audit_append_sync(e->audit, &ev, &seq), ECL_OK);
 }
 
-/* The rebuilt table at now equals the live one where the live one still matters. */
+static size_t from_ckpt; /* rebuilds that loaded a checkpoint */
+
+/* The rebuilt table at now equals the live one where the live one still matters; flags: with
+ * or without the checkpoint. */
 static void
-compare(struct env *e, struct ecl_api_limits *live, int64_t now, size_t *nchecked)
+compare_one(struct env *e, struct ecl_api_limits *live, int64_t now, unsigned flags,
+            size_t *nchecked, uint64_t *entries)
 {
     struct ecl_api_limits *re = NULL;
     struct ecl_api_limits_rebuilt rb;
@@ -100,7 +114,14 @@ compare(struct env *e, struct ecl_api_limits *live, int64_t now, size_t *nchecke
     int64_t day = now - now % ECL_DAY_S;
 
     assert_int_equal(ecl_api_limits_new(&re), ECL_OK);
-    assert_int_equal(ecl_api_limits_rebuild(re, e->store, e->kr, now, &rb, &bad), ECL_OK);
+    assert_int_equal(ecl_api_limits_rebuild(re, e->store, e->kr, now, flags, &rb, &bad), ECL_OK);
+    assert_non_null(rb.seed);
+    ecl_audit_limits_free(rb.seed);
+    *entries = rb.entries;
+    if (flags == 0 && rb.from_checkpoint) {
+        from_ckpt++;
+    }
+    assert_true(flags == 0 || !rb.from_checkpoint);
     for (size_t a = 0; a < 2; a++) {
         for (size_t r = 0; r < 2; r++) {
             struct ecl_api_limit_counter lv;
@@ -122,6 +143,17 @@ compare(struct env *e, struct ecl_api_limits *live, int64_t now, size_t *nchecke
         }
     }
     ecl_api_limits_free(re);
+}
+
+static void
+compare(struct env *e, struct ecl_api_limits *live, int64_t now, size_t *nchecked)
+{
+    uint64_t with = 0;
+    uint64_t without = 0;
+
+    compare_one(e, live, now, 0, nchecked, &with);
+    compare_one(e, live, now, ECL_API_LIMITS_NO_CHECKPOINT, nchecked, &without);
+    assert_true(with <= without);
 }
 
 static void
@@ -164,7 +196,8 @@ test_rebuild_equals_live(void **state)
         }
     }
     assert_true(refused > 20); /* both limits were reached along the way */
-    assert_true(nchecked > 100);
+    assert_true(nchecked > 200);
+    assert_true(from_ckpt > 40); /* most rebuilds loaded a checkpoint */
     ecl_api_limits_free(live);
     env_close(&e);
 }
@@ -195,9 +228,195 @@ test_malformed_counted_fails_closed(void **state)
     assert_int_equal(ecl_audit_append_sync(e.audit, &ev, &seq), ECL_OK);
     write_entry(&e, 1, 1, 1, &good);
     assert_int_equal(ecl_api_limits_new(&l), ECL_OK);
-    assert_int_equal(ecl_api_limits_rebuild(l, e.store, e.kr, clock_s, &rb, &bad), ECL_ERR_INVALID);
+    assert_int_equal(
+        ecl_api_limits_rebuild(l, e.store, e.kr, clock_s, ECL_API_LIMITS_NO_CHECKPOINT, &rb, &bad),
+        ECL_ERR_INVALID);
     assert_int_equal(bad, seq);
     ecl_api_limits_free(l);
+    env_close(&e);
+}
+
+/* The checkpoint row as stored (copied into out, *len) or, with put, replaced by out. */
+static void
+ckpt_row(struct env *e, uint8_t *out, size_t cap, size_t *len, int put)
+{
+    struct ecl_audit_txn *t = NULL;
+    struct ecl_view v = {NULL, 0};
+    uint64_t size = 0;
+
+    if (!put) {
+        assert_int_equal(ecl_audit_db_begin(e->store, &t), ECL_OK);
+        assert_int_equal(ecl_audit_db_get(t, ECL_AUDIT_T_META, "limits", 6, &v), ECL_OK);
+        assert_true(v.len <= cap);
+        memcpy(out, v.ptr, v.len);
+        *len = v.len;
+        ecl_audit_db_end(t);
+        return;
+    }
+    {
+        struct ecl_audit_db_row row = {
+            ECL_AUDIT_T_META, {(const uint8_t *)"limits", 6}, {out, *len}};
+        assert_int_equal(ecl_audit_db_begin_write(e->store, &t), ECL_OK);
+        assert_int_equal(ecl_audit_db_size(t, &size), ECL_OK);
+        assert_int_equal(ecl_audit_db_commit_txn(t, size, size, &row, 1), ECL_OK);
+    }
+}
+
+/* Rebuilds at now with and without the checkpoint: the same counters for every (agent, rule);
+ * returns whether the checkpoint was used. */
+static int
+same_with_and_without(struct env *e, int64_t now)
+{
+    struct ecl_api_limits *t[2] = {NULL, NULL};
+    struct ecl_api_limits_rebuilt rb[2];
+    uint64_t bad = 0;
+
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(ecl_api_limits_new(&t[i]), ECL_OK);
+        assert_int_equal(ecl_api_limits_rebuild(t[i], e->store, e->kr, now,
+                                                i == 0 ? 0 : ECL_API_LIMITS_NO_CHECKPOINT, &rb[i],
+                                                &bad),
+                         ECL_OK);
+        ecl_audit_limits_free(rb[i].seed);
+    }
+    for (size_t a = 0; a < 2; a++) {
+        for (size_t r = 0; r < 2; r++) {
+            struct ecl_api_limit_counter v[2];
+            int have[2];
+            for (unsigned i = 0; i < 2; i++) {
+                have[i] = ecl_api_limits_get(t[i], agents[a], rules[r], &v[i]) == ECL_OK;
+                if (!have[i]) {
+                    memset(&v[i], 0, sizeof v[i]);
+                }
+            }
+            assert_int_equal(v[0].day_count, v[1].day_count);
+            assert_int_equal(v[0].minute_count, v[1].minute_count);
+            if (v[0].minute_count > 0) {
+                assert_int_equal(v[0].minute_start, v[1].minute_start);
+            }
+        }
+    }
+    ecl_api_limits_free(t[0]);
+    ecl_api_limits_free(t[1]);
+    assert_int_equal(rb[1].from_checkpoint, 0);
+    return rb[0].from_checkpoint;
+}
+
+static void
+test_tampered_checkpoint_fails_closed(void **state)
+{
+    struct env e;
+    struct ecl_api_limits *l = NULL;
+    struct ecl_api_limits_rebuilt rb;
+    static uint8_t row[1 << 16];
+    static uint8_t orig[1 << 16];
+    size_t len = 0;
+    uint64_t bad = 0;
+
+    (void)state;
+    env_open(&e);
+    clock_s = 1899940000;
+    for (size_t i = 0; i < 6; i++) {
+        struct ecl_audit_counted c = {clock_s, clock_s, 1};
+        write_entry(&e, i % 2, 1, 1, &c);
+    }
+    assert_true(same_with_and_without(&e, clock_s + 1));
+    ckpt_row(&e, orig, sizeof orig, &len, 0);
+    assert_true(len > 16 + 40);
+    assert_memory_equal(orig, "ECLL", 4);
+    /* a ciphertext byte, the covered seq (associated data), the magic: all fail closed */
+    for (size_t k = 0; k < 3; k++) {
+        size_t at = k == 0 ? 16 + 30 : (k == 1 ? 15 : 0);
+        memcpy(row, orig, len);
+        row[at] ^= 0x01;
+        ckpt_row(&e, row, sizeof row, &len, 1);
+        assert_int_equal(ecl_api_limits_new(&l), ECL_OK);
+        bad = 0;
+        assert_int_equal(ecl_api_limits_rebuild(l, e.store, e.kr, clock_s + 1, 0, &rb, &bad),
+                         ECL_ERR_CRYPTO);
+        assert_int_equal(bad, ECL_API_LIMITS_BAD_CHECKPOINT);
+        ecl_api_limits_free(l);
+    }
+    /* a truncated row too */
+    len = 10;
+    ckpt_row(&e, orig, sizeof orig, &len, 1);
+    assert_int_equal(ecl_api_limits_new(&l), ECL_OK);
+    assert_int_equal(ecl_api_limits_rebuild(l, e.store, e.kr, clock_s + 1, 0, &rb, &bad),
+                     ECL_ERR_CRYPTO);
+    ecl_api_limits_free(l);
+    /* ignoring it, the day's walk still works */
+    assert_int_equal(ecl_api_limits_new(&l), ECL_OK);
+    assert_int_equal(ecl_api_limits_rebuild(l, e.store, e.kr, clock_s + 1,
+                                            ECL_API_LIMITS_NO_CHECKPOINT, &rb, &bad),
+                     ECL_OK);
+    ecl_audit_limits_free(rb.seed);
+    ecl_api_limits_free(l);
+    env_close(&e);
+}
+
+static void
+test_checkpoint_ahead_of_the_clock_is_ignored(void **state)
+{
+    struct env e;
+
+    (void)state;
+    env_open(&e);
+    clock_s = 1899940000;
+    for (size_t i = 0; i < 6; i++) {
+        struct ecl_audit_counted c = {clock_s + (int64_t)i * 30, clock_s + (int64_t)i * 30, 2};
+        write_entry(&e, 0, i % 2, 1, &c);
+    }
+    /* the clock went back before requests the checkpoint counted: the day's walk instead */
+    assert_false(same_with_and_without(&e, clock_s + 40));
+    assert_true(same_with_and_without(&e, clock_s + 200));
+    env_close(&e);
+}
+
+static void
+test_checkpoint_covers_other_writers(void **state)
+{
+    struct env e;
+    struct ecl_audit *mine;
+    struct ecl_audit *other = NULL;
+    struct ecl_api_limits *l = NULL;
+    struct ecl_api_limits_rebuilt rb;
+    uint64_t bad = 0;
+    uint64_t size = 0;
+
+    (void)state;
+    env_open(&e);
+    clock_s = 1899940000;
+    write_entry(&e, 0, 0, 1, &(struct ecl_audit_counted){clock_s, clock_s, 3});
+    /* another process's writer (an ecluse command next to the server) is never seeded */
+    assert_int_equal(ecl_audit_open(e.store, e.kr, &other), ECL_OK);
+    ecl_audit_set_clock(other, writer_clock, NULL);
+    mine = e.audit;
+    e.audit = other;
+    for (size_t i = 0; i < 7; i++) {
+        struct ecl_audit_counted c = {clock_s + 1, clock_s, 4};
+        write_entry(&e, 1, i % 2, 1, &c);
+    }
+    e.audit = mine;
+    ecl_audit_close(other);
+    /* the seeded writer folds them into its counters before its next checkpoint */
+    write_entry(&e, 0, 0, 1, &(struct ecl_audit_counted){clock_s + 2, clock_s, 1});
+    assert_int_equal(ecl_audit_tree_size(e.store, &size), ECL_OK);
+    assert_int_equal(ecl_api_limits_new(&l), ECL_OK);
+    assert_int_equal(ecl_api_limits_rebuild(l, e.store, e.kr, clock_s + 3, 0, &rb, &bad), ECL_OK);
+    assert_true(rb.from_checkpoint);
+    assert_int_equal(rb.checkpoint_next, size);
+    assert_int_equal(rb.entries, 0); /* nothing after it to replay */
+    ecl_audit_limits_free(rb.seed);
+    {
+        struct ecl_api_limit_counter v;
+        assert_int_equal(ecl_api_limits_get(l, agents[1], rules[0], &v), ECL_OK);
+        assert_int_equal(v.day_count, 16);
+        assert_int_equal(ecl_api_limits_get(l, agents[0], rules[0], &v), ECL_OK);
+        assert_int_equal(v.day_count, 4);
+        assert_int_equal(v.minute_count, 2);
+    }
+    ecl_api_limits_free(l);
+    assert_true(same_with_and_without(&e, clock_s + 3));
     env_close(&e);
 }
 
@@ -207,6 +426,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rebuild_equals_live),
         cmocka_unit_test(test_malformed_counted_fails_closed),
+        cmocka_unit_test(test_tampered_checkpoint_fails_closed),
+        cmocka_unit_test(test_checkpoint_ahead_of_the_clock_is_ignored),
+        cmocka_unit_test(test_checkpoint_covers_other_writers),
     };
     ecl_crypto_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -212,9 +212,21 @@ enum {
  * docs/api.md "Limits"): more entries since the start of the UTC day than this and the gateway
  * refuses to start rather than guess (fail closed) */
 enum {
-    ECL_LIMIT_REBUILD_ENTRIES_MAX = 5000000,            /* entries read back at start-up (~80 s) */
+    ECL_LIMIT_REBUILD_ENTRIES_MAX = 5000000,            /* entries read back at start-up (~80 s):
+                                                         * after the checkpoint, or the whole day
+                                                         * without one */
     ECL_AUDIT_COUNTED_RECORDS_MAX = ECL_QUERY_SCAN_MAX, /* records one "counted" may name */
     ECL_LIMIT_REBUILD_PRINCIPALS_MAX = 4096,            /* distinct principals named in that tail */
+};
+
+/* the checkpoint of the limit counters the audit writer keeps in the audit environment
+ * (gateway/audit/limits_ckpt.c, docs/audit-format.md "Rate-limit checkpoint"): start-up loads it
+ * and replays only the entries after it */
+enum {
+    ECL_AUDIT_LIMITS_CHECKPOINT_S = 10,               /* at most this long between checkpoints */
+    ECL_AUDIT_LIMITS_CHECKPOINT_ENTRIES = 20000,      /* or this many entries, whichever first */
+    ECL_AUDIT_LIMITS_CHECKPOINT_MAX_BYTES = 16 << 20, /* one serialized checkpoint */
+    ECL_AUDIT_LIMITS_CATCHUP_MAX = 1000000, /* others' entries the writer folds in one batch */
 };
 
 #endif
