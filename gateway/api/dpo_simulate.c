@@ -1,7 +1,10 @@
 /* POST /v1/policy/simulate: a proposed policy replayed against the decisions recorded in the
  * audit log over a time window, or evaluated against given requests next to the active policy.
  * Pure evaluation: nothing is stored or activated.  The answer says which agents gain or lose
- * which fields and which requests flip between allow and deny. */
+ * which fields and which requests flip between allow and deny.  Only the recorded outcomes that
+ * are the policy's request-level decision are compared: an allow, or a deny whose reason is a
+ * request-level reason of the policy engine; a refusal for another reason (not found, field not
+ * granted, limits, row checks, internal) is counted as not_compared. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +165,7 @@ struct replay {
     json_t *groups; /* key -> group object */
     json_t *names;  /* principal id hex -> name */
     size_t entries;
+    size_t not_compared; /* entries whose recorded outcome is not the policy's decision */
     int truncated;
 };
 
@@ -188,6 +192,54 @@ bump(json_t *o, const char *key)
     json_object_set_new(o, key, json_integer(json_integer_value(json_object_get(o, key)) + 1));
 }
 
+/* 1 when why is a refusal of the policy's request-level decision (ecl_policy_eval); the row
+ * checks (objection, row condition) come after a request-level allow. */
+static int
+request_level_deny(enum ecl_policy_reason why)
+{
+    switch (why) {
+    case ECL_REASON_UNKNOWN_AGENT:
+    case ECL_REASON_UNKNOWN_PURPOSE:
+    case ECL_REASON_PURPOSE_NOT_ALLOWED_FOR_AGENT:
+    case ECL_REASON_ON_BEHALF_OF_REQUIRED:
+    case ECL_REASON_CASE_ID_REQUIRED:
+    case ECL_REASON_NO_RULE:
+    case ECL_REASON_OUTSIDE_VALIDITY_WINDOW:
+        return 1;
+    case ECL_REASON_OK:
+    case ECL_REASON_OBJECTION:
+    case ECL_REASON_ROW_CONDITION:
+        return 0;
+    }
+    return 0;
+}
+
+/* What a recorded entry says of the policy's request-level decision. */
+enum recorded {
+    REC_ALLOW,
+    REC_DENY,
+    REC_NOT_COMPARED, /* refused after the request-level decision, or no policy reason */
+};
+
+static enum recorded
+recorded_of(const char *decision, const char *reason)
+{
+    if (strcmp(decision, "allow") == 0) {
+        return REC_ALLOW;
+    }
+    if (strcmp(decision, "deny") != 0 || reason == NULL) {
+        return REC_NOT_COMPARED;
+    }
+    for (unsigned i = 0; i < ECL_REASON_COUNT; i++) {
+        enum ecl_policy_reason why = (enum ecl_policy_reason)i;
+
+        if (request_level_deny(why) && strcmp(reason, ecl_policy_reason_name(why)) == 0) {
+            return REC_DENY;
+        }
+    }
+    return REC_NOT_COMPARED;
+}
+
 static enum ecl_status
 replay_entry(struct replay *rp, const json_t *e)
 {
@@ -204,6 +256,7 @@ replay_entry(struct replay *rp, const json_t *e)
     json_t *pf;
     size_t i;
     const json_t *fv;
+    enum recorded rc;
     int rec_allow;
 
     if (hex == NULL || purpose == NULL || dataset == NULL || decision == NULL) {
@@ -226,18 +279,29 @@ replay_entry(struct replay *rp, const json_t *e)
             rp->truncated = 1;
             return ECL_OK;
         }
-        g = json_pack("{s:s,s:s,s:s,s:b,s:b,s:I,s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:{},s:{},s:{}}",
-                      "agent", f.agent, "purpose", purpose, "dataset", dataset, "on_behalf_of",
-                      (f.flags & ECL_FACT_ON_BEHALF_OF) != 0, "case_id",
-                      (f.flags & ECL_FACT_CASE_ID) != 0, "entries", (json_int_t)0, "recorded",
-                      "allow", (json_int_t)0, "deny", (json_int_t)0, "proposed", "allow",
-                      (json_int_t)0, "deny", (json_int_t)0, "allow_to_deny", (json_int_t)0,
-                      "deny_to_allow", (json_int_t)0, "gained", "lost", "changed");
+        g = json_pack(
+            "{s:s,s:s,s:s,s:b,s:b,s:I,s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:I,s:{},s:{},s:{}}", "agent",
+            f.agent, "purpose", purpose, "dataset", dataset, "on_behalf_of",
+            (f.flags & ECL_FACT_ON_BEHALF_OF) != 0, "case_id", (f.flags & ECL_FACT_CASE_ID) != 0,
+            "entries", (json_int_t)0, "recorded", "allow", (json_int_t)0, "deny", (json_int_t)0,
+            "proposed", "allow", (json_int_t)0, "deny", (json_int_t)0, "not_compared",
+            (json_int_t)0, "allow_to_deny", (json_int_t)0, "deny_to_allow", (json_int_t)0, "gained",
+            "lost", "changed");
         if (g == NULL || json_object_set_new(rp->groups, key, g) != 0) {
             return ECL_ERR_NOMEM;
         }
     }
-    rec_allow = strcmp(decision, "allow") == 0;
+    rc = recorded_of(decision, json_string_value(json_object_get(e, "reason")));
+    if (rc == REC_NOT_COMPARED) {
+        /* the policy's decision on this request is not known from the entry (a refusal
+         * after the request-level allow releases and records no field): not a policy deny */
+        bump(g, "entries");
+        bump(g, "not_compared");
+        rp->entries++;
+        rp->not_compared++;
+        return ECL_OK;
+    }
+    rec_allow = rc == REC_ALLOW;
     ecl_policy_eval(rp->prop, &f, &dp);
     rec = json_object();
     json_array_foreach(fields, i, fv)
@@ -354,7 +418,7 @@ simulate_window(struct ecl_app *app, const struct ecl_policy *prop, const json_t
     const json_t *u = json_object_get(w, "until");
     int64_t since = 0;
     int64_t until = 0;
-    struct replay rp = {app, prop, json_object(), json_object(), 0, 0};
+    struct replay rp = {app, prop, json_object(), json_object(), 0, 0, 0};
     json_t *arr = json_array();
     const char *k;
     json_t *g;
@@ -380,9 +444,9 @@ simulate_window(struct ecl_app *app, const struct ecl_policy *prop, const json_t
     {
         json_array_append(arr, g);
     }
-    out = json_pack("{s:s,s:O,s:I,s:b,s:O,s:o}", "mode", "window", "window", w, "entries",
-                    (json_int_t)rp.entries, "truncated", rp.truncated, "groups", arr, "agents",
-                    agents_summary(rp.groups));
+    out = json_pack("{s:s,s:O,s:I,s:I,s:b,s:O,s:o}", "mode", "window", "window", w, "entries",
+                    (json_int_t)rp.entries, "not_compared", (json_int_t)rp.not_compared,
+                    "truncated", rp.truncated, "groups", arr, "agents", agents_summary(rp.groups));
 out:
     json_decref(arr);
     json_decref(rp.groups);

@@ -47,7 +47,9 @@ class DpoApiTest(unittest.TestCase):
         cls.keys = {}
         cls.ids = {}
         for name, role in [("dpo-anne", "dpo"), ("dpo-bruno", "dpo"), ("fraud-detector", "agent"),
-                           ("aud", "auditor"), ("root", "admin")]:
+                           ("aud", "auditor"), ("root", "admin"),
+                           ("service-desk-assistant", "agent"), ("eligibility-assistant", "agent"),
+                           ("statistics-bot", "agent")]:
             cls.ids[name], cls.keys[name] = principal_add(cls.data, name, role)
         # a real NIR of the demo population and its token as the fraud-detector receives it
         out = os.path.join(cls.tmp, "pop")
@@ -66,7 +68,8 @@ class DpoApiTest(unittest.TestCase):
                   "dataset": "citizens", "decision": "allow", "case": "C-1",
                   "fields": fraud_fields}] * 3
         lines.append({"principal": cls.ids["fraud-detector"], "purpose": "fraud_detection",
-                      "dataset": "citizens", "decision": "deny", "fields": []})
+                      "dataset": "citizens", "decision": "deny", "reason": "case_id_required",
+                      "fields": []})
         cls.seed("events", input="".join(json.dumps(x) + "\n" for x in lines))
         cls.srv = Server(cls.data)
         cls.port = cls.srv.port
@@ -215,6 +218,7 @@ class DpoApiTest(unittest.TestCase):
         g = groups[("fraud-detector", False)]
         self.assertEqual((g["recorded"]["deny"], g["proposed"]["deny"], g["deny_to_allow"]),
                          (1, 1, 0))
+        self.assertEqual((g["not_compared"], d["not_compared"]), (0, 0))
         self.assertEqual(d["agents"]["fraud-detector"],
                          {"gained": {"citizens/commune": "allow"},
                           "lost": {"citizens/iban": "tokenize"}})
@@ -224,6 +228,101 @@ class DpoApiTest(unittest.TestCase):
         self.assertEqual((st, b["data"]["entries"], b["data"]["groups"]), (200, 0, []))
         self.assertTrue(any("simulation" in e.get("detail", "")
                             for e in self.audit("policy.read")))
+
+    def agent_call(self, who, method, path, body=None, headers=None):
+        h = dict(headers or {})
+        h["Authorization"] = "Bearer " + self.keys[who]
+        if body is not None:
+            body = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        st, _, raw = request(self.port, method, path, body=body, headers=h)
+        return st, (json.loads(raw) if raw else None)
+
+    def test_4a_simulate_window_refusals_are_not_policy_denies(self):
+        # real agent requests: refusals that are not the policy's request-level decision (404
+        # of an absent record, field_not_granted, limit_exceeded, rate_limited) next to real
+        # policy denies (on_behalf_of_required, purpose_not_allowed_for_agent)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        rec = "/v1/datasets/citizens/records/"
+        sd = "service-desk-assistant"
+        calls = [
+            (sd, "GET", rec + self.nir + "?purpose=citizen_services", None, {}, 200, None),
+            (sd, "GET", rec + "199999999999999?purpose=citizen_services", None, {}, 404,
+             "not_found"),
+            (sd, "GET", rec + "299999999999999?purpose=citizen_services", None, {}, 404,
+             "not_found"),
+            (sd, "POST", "/v1/datasets/citizens/query",
+             {"purpose": "citizen_services", "fields": ["iban"]}, {}, 403, "field_not_granted"),
+            (sd, "POST", "/v1/datasets/citizens/query",
+             {"purpose": "citizen_services", "limit": 11}, {}, 422, "limit_exceeded"),
+            ("eligibility-assistant", "GET", rec + self.nir + "?purpose=benefit_eligibility",
+             None, {"X-Case-Id": "C-7"}, 428, "on_behalf_of_required"),
+            ("eligibility-assistant", "GET", rec + "199999999999999?purpose=benefit_eligibility",
+             None, {"X-Case-Id": "C-7", "On-Behalf-Of": "agent-12"}, 404, "not_found"),
+            ("statistics-bot", "POST", "/v1/datasets/citizens/query",
+             {"purpose": "citizen_services", "limit": 1}, {}, 403,
+             "purpose_not_allowed_for_agent"),
+        ]
+        for who, method, path, body, hd, status, code in calls:
+            st, b = self.agent_call(who, method, path, body, hd)
+            self.assertEqual(st, status, (path, b))
+            if code is not None:
+                self.assertEqual(b["code"], code, b)
+        # fraud_detection allows 30 requests a minute: the 31st read is rate limited
+        limited = 0
+        for _ in range(31):
+            st, b = self.agent_call("fraud-detector", "GET",
+                                    rec + "199999999999999?purpose=fraud_detection", None,
+                                    {"X-Case-Id": "C-8", "On-Behalf-Of": "inv-3"})
+            self.assertIn(st, (404, 429), b)
+            limited += st == 429
+        self.assertEqual(limited, 1)
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        window = {"since": since, "until": until}
+
+        def simulate(policy):
+            st, _, b = self.call("POST", "/v1/policy/simulate",
+                                 body={"policy": policy, "window": window})
+            self.assertEqual(st, 200, b)
+            return b["data"], {(g["agent"], g["purpose"], g["on_behalf_of"], g["case_id"]): g
+                               for g in b["data"]["groups"]}
+
+        # a proposal that only changes the fraud-citizens rule: nothing flips elsewhere
+        d, groups = simulate(self.proposed())
+        g = groups[(sd, "citizen_services", False, False)]
+        self.assertEqual((g["entries"], g["recorded"], g["proposed"], g["not_compared"]),
+                         (5, {"allow": 1, "deny": 0}, {"allow": 1, "deny": 0}, 4), g)
+        self.assertEqual((g["allow_to_deny"], g["deny_to_allow"]), (0, 0))
+        self.assertEqual((g["gained"], g["lost"], g["changed"]), ({}, {}, {}))
+        self.assertEqual(d["agents"][sd], {"gained": {}, "lost": {}})
+        g = groups[("eligibility-assistant", "benefit_eligibility", False, True)]
+        self.assertEqual((g["recorded"], g["proposed"], g["not_compared"], g["deny_to_allow"]),
+                         ({"allow": 0, "deny": 1}, {"allow": 0, "deny": 1}, 0, 0), g)
+        g = groups[("eligibility-assistant", "benefit_eligibility", True, True)]
+        self.assertEqual((g["entries"], g["not_compared"], g["deny_to_allow"], g["gained"]),
+                         (1, 1, 0, {}), g)
+        self.assertEqual(d["agents"]["eligibility-assistant"], {"gained": {}, "lost": {}})
+        g = groups[("fraud-detector", "fraud_detection", True, True)]
+        self.assertEqual((g["entries"], g["not_compared"], g["recorded"], g["proposed"]),
+                         (31, 31, {"allow": 0, "deny": 0}, {"allow": 0, "deny": 0}), g)
+        self.assertEqual((g["gained"], g["lost"]), ({}, {}))
+        g = groups[("statistics-bot", "citizen_services", False, False)]
+        self.assertEqual((g["recorded"], g["proposed"], g["deny_to_allow"], g["not_compared"]),
+                         ({"allow": 0, "deny": 1}, {"allow": 0, "deny": 1}, 0, 0), g)
+        self.assertEqual(d["not_compared"], 4 + 1 + 31)
+        self.assertEqual(d["entries"], sum(g["entries"] for g in d["groups"]))
+        # a real policy deny still flips when the proposal allows it
+        p = demo_policy(False)
+        next(a for a in p["agents"] if a["id"] == "statistics-bot")["purposes"].append(
+            "citizen_services")
+        rule(p, "service-desk-citizens")["agents"].append("statistics-bot")
+        d, groups = simulate(p)
+        g = groups[("statistics-bot", "citizen_services", False, False)]
+        self.assertEqual((g["recorded"], g["proposed"], g["deny_to_allow"]),
+                         ({"allow": 0, "deny": 1}, {"allow": 1, "deny": 0}, 1), g)
+        self.assertEqual(len(g["gained"]), 10, g)
+        g = groups[(sd, "citizen_services", False, False)]
+        self.assertEqual((g["deny_to_allow"], g["gained"]), (0, {}), g)
 
     def reid(self, **over):
         body = {"token": self.token, "agent": "fraud-detector", "purpose": "fraud_detection",

@@ -604,6 +604,7 @@ class GatewayTest(unittest.TestCase):
             "policy": doc, "window": {"since": "2020-01-01T00:00:00Z",
                                       "until": "2099-01-01T00:00:00Z"}})
         self.assertEqual((st, b["data"]["mode"]), (200, "window"))
+        self.assertTrue(b["data"]["groups"], b)  # the group schema is exercised
         st, _, b = self.call("POST", "/v1/reidentify", role="dpo", body={
             "token": "tk_x", "agent": "service-desk-assistant", "purpose": "citizen_services",
             "dataset": "citizens", "field": "nir", "justification": "test_openapi: a token"})

@@ -6,7 +6,8 @@
  *       (a JSON value) of DATASET's FIELD when released to AGENT for PURPOSE
  *   dpo_seed DIR events < lines
  *       appends one record.read entry per JSON line {"principal", "purpose", "dataset",
- *       "decision", "fields": [[name, action]...], "official"?, "case"?} through the writer
+ *       "decision", "fields": [[name, action]...], "official"?, "case"?, "reason"?} through the
+ *       writer
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,7 @@ events(struct ecl_store *s, struct ecl_keyring *kr)
         ev.dataset = json_string_value(json_object_get(o, "dataset"));
         ev.official = json_string_value(json_object_get(o, "official"));
         ev.case_ref = json_string_value(json_object_get(o, "case"));
+        ev.reason = json_string_value(json_object_get(o, "reason"));
         ev.decision = strcmp(json_string_value(json_object_get(o, "decision")), "allow") == 0
                           ? ECL_AUDIT_ALLOW
                           : ECL_AUDIT_DENY;
