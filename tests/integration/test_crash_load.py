@@ -120,22 +120,27 @@ class CrashUnderLoadTest(unittest.TestCase):
             s = Serve(self.data)
             load = Load(s.port, self.demo.keys, self.nirs, rng.randrange(1 << 30))
             load.start()
-            deadline = time.monotonic() + rng.uniform(0.3, 1.2)
-            while time.monotonic() < deadline:
-                op = rng.random()
-                if op < 0.4 and erased < len(self.nirs) // 2:
-                    r = run("erase", "--dataset", "citizens", self.nirs[-1 - erased],
-                            data=self.data)
-                    self.assertIn(r.returncode, (0, 66), r.stderr)
-                    erased += 1
-                elif op < 0.7:
-                    r = run("policy", "set", "--author", "crash-test", self.ppath, data=self.data)
-                    self.assertEqual(r.returncode, 0, r.stderr)
-                    s.proc.send_signal(signal.SIGHUP)
-                time.sleep(0.05)
-            s.proc.send_signal(signal.SIGKILL)
-            s.proc.wait()
-            load.join()
+            try:
+                deadline = time.monotonic() + rng.uniform(0.3, 1.2)
+                while time.monotonic() < deadline:
+                    op = rng.random()
+                    if op < 0.4 and erased < len(self.nirs) // 2:
+                        r = run("erase", "--dataset", "citizens", self.nirs[-1 - erased],
+                                data=self.data)
+                        self.assertIn(r.returncode, (0, 66), r.stderr)
+                        erased += 1
+                    elif op < 0.7:
+                        # the demo policy asks for four-eyes: the operator's override
+                        r = run("policy", "set", "--author", "crash-test", "--without-approval",
+                                self.ppath, data=self.data)
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        s.proc.send_signal(signal.SIGHUP)
+                    time.sleep(0.05)
+            finally:
+                # a failed step must not leave the reader threads (and the test) running
+                s.proc.send_signal(signal.SIGKILL)
+                s.proc.wait()
+                load.join()
             acked += load.ok
             self.check_acknowledged(acked, "round %d" % i)
         self.assertGreater(len(acked), ROUNDS, "the load did not get answers")
