@@ -79,5 +79,9 @@ int ecl_cli_audit_policy(struct ecl_store *store, const struct ecl_keyring *kr, 
 struct ecl_principal;
 int ecl_cli_audit_principal(struct ecl_store *store, const struct ecl_keyring *kr,
                             const struct ecl_principal *p, const char *what);
+/* records.import: "imported N records (N new, N updated)" into dataset. */
+struct ecl_import_result;
+int ecl_cli_audit_import(struct ecl_store *store, const struct ecl_keyring *kr, const char *dataset,
+                         const struct ecl_import_result *res);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "ecl/schema.h"
 #include "store/principals.h"
+#include "store/records.h"
 
 int
 ecl_cli_audit_event(struct ecl_store *store, const struct ecl_keyring *kr,
@@ -74,6 +75,23 @@ ecl_cli_audit_policy(struct ecl_store *store, const struct ecl_keyring *kr, uint
         ev.policy_hash = hash;
     }
     snprintf(detail, sizeof detail, "policy version %llu %s", (unsigned long long)version, what);
+    ev.detail = detail;
+    return ecl_cli_audit_event(store, kr, &ev);
+}
+
+int
+ecl_cli_audit_import(struct ecl_store *store, const struct ecl_keyring *kr, const char *dataset,
+                     const struct ecl_import_result *res)
+{
+    struct ecl_audit_event ev;
+    char detail[160];
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ECL_AUDIT_RECORDS_IMPORT;
+    ev.dataset = dataset;
+    snprintf(detail, sizeof detail, "imported %llu records (%llu new, %llu updated)",
+             (unsigned long long)res->records, (unsigned long long)res->inserted,
+             (unsigned long long)res->updated);
     ev.detail = detail;
     return ecl_cli_audit_event(store, kr, &ev);
 }

@@ -197,21 +197,12 @@ static int
 import_audited(struct ecl_cli_records *h, const char *dataset, const char *label, FILE *f)
 {
     struct ecl_import_result res;
-    struct ecl_audit_event ev;
-    char detail[160];
     int rc = ecl_cli_import_stream_result(h->rec, dataset, label, f, ECL_IMPORT_JSONL, &res);
 
     if (rc != EX_OK) {
         return rc;
     }
-    memset(&ev, 0, sizeof ev);
-    ev.kind = ECL_AUDIT_RECORDS_IMPORT;
-    ev.dataset = dataset;
-    snprintf(detail, sizeof detail, "imported %llu records (%llu new, %llu updated)",
-             (unsigned long long)res.records, (unsigned long long)res.inserted,
-             (unsigned long long)res.updated);
-    ev.detail = detail;
-    return ecl_cli_audit_event(h->store, h->kr, &ev);
+    return ecl_cli_audit_import(h->store, h->kr, dataset, &res);
 }
 
 int

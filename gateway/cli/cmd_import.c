@@ -81,16 +81,7 @@ ecl_cmd_import(struct ecl_cli *cli, int argc, char **argv)
     }
     rc = ecl_cli_import_file(h.rec, dataset, argv[optind], fmt, &res);
     if (rc == 0) {
-        struct ecl_audit_event ev;
-        char detail[160];
-        memset(&ev, 0, sizeof ev);
-        ev.kind = ECL_AUDIT_RECORDS_IMPORT;
-        ev.dataset = dataset;
-        snprintf(detail, sizeof detail, "imported %llu records (%llu new, %llu updated)",
-                 (unsigned long long)res.records, (unsigned long long)res.inserted,
-                 (unsigned long long)res.updated);
-        ev.detail = detail;
-        rc = ecl_cli_audit_event(h.store, h.kr, &ev);
+        rc = ecl_cli_audit_import(h.store, h.kr, dataset, &res);
     }
     ecl_cli_records_close(&h);
     return rc;
