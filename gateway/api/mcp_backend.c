@@ -89,6 +89,11 @@ disclosed(void *arg, const struct ecl_disclose_result *res)
             fail(call, ECL_ERR_INTERNAL);
             return;
         }
+        /* sent as they are, the tree only feeds the outputSchema check and the summary line:
+         * commit.c wrote them with jansson's compact bytes, so they are what the tree dumps
+         * to (tests/unit/test_mcp_answer.c) */
+        reply.body = res->body;
+        reply.body_len = res->body_len;
         break;
     case ECL_DISCLOSE_REFUSED:
         reply.kind = ECL_MCP_REPLY_REFUSED;

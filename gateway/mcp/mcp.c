@@ -20,6 +20,7 @@
 
 #include "ecl/buf.h"
 #include "ecl/crypto.h"
+#include "ecl/json_str.h"
 #include "ecl/limits.h"
 #include "ecl/schema.h"
 #include "mcp_internal.h"
@@ -96,22 +97,30 @@ dump_cb(const char *p, size_t n, void *arg)
 
 /* Sets a JSON body (takes msg).  A body that cannot be built (memory, the response cap)
  * becomes a 500 with a fixed JSON-RPC error, never a truncated body. */
+/* The fixed 500 of a response that could not be built, never a truncated body. */
 static void
-reply_json(struct ecl_mcp_http_out *out, unsigned status, json_t *msg)
+reply_unbuilt(struct ecl_mcp_http_out *out)
 {
     static const char fallback[] =
         "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":"
         "\"The response could not be built\"}}";
 
     ecl_buf_reset(&out->body);
+    out->status = 500;
+    out->content_type = JSON_TYPE;
+    if (ecl_buf_append(&out->body, fallback, sizeof fallback - 1) != ECL_OK) {
+        out->content_type = NULL;
+    }
+}
+
+static void
+reply_json(struct ecl_mcp_http_out *out, unsigned status, json_t *msg)
+{
+    ecl_buf_reset(&out->body);
     out->status = status;
     out->content_type = JSON_TYPE;
     if (msg == NULL || json_dump_callback(msg, dump_cb, &out->body, JSON_COMPACT) != 0) {
-        ecl_buf_reset(&out->body);
-        out->status = 500;
-        if (ecl_buf_append(&out->body, fallback, sizeof fallback - 1) != ECL_OK) {
-            out->content_type = NULL;
-        }
+        reply_unbuilt(out);
     }
     json_decref(msg);
 }
@@ -595,12 +604,110 @@ ecl_mcp_call_args(const struct ecl_mcp_call *call)
     return &call->args;
 }
 
+/* Grows b once to hold n more bytes (as far as its cap allows) so that the appends that follow
+ * do not grow it step by step, each step copying and wiping the previous block.  Only a hint:
+ * when it cannot, the appends grow b or fail themselves. */
+static void
+reserve(struct ecl_buf *b, size_t n)
+{
+    uint8_t *p;
+    size_t len = b->len;
+
+    if (b->len <= b->max && n > b->max - b->len) {
+        n = b->max - b->len;
+    }
+    if (n > 0 && ecl_buf_extend(b, n, &p) == ECL_OK) {
+        ecl_buf_truncate(b, len);
+    }
+}
+
+enum tool_ok_outcome
+tool_ok_response(enum ecl_mcp_tool tool, const json_t *id, const json_t *result, const char *json,
+                 size_t json_len, struct ecl_buf *out)
+{
+    struct ecl_buf text;
+    enum tool_ok_outcome res = TOOL_OK_TOO_BIG;
+    enum ecl_status st;
+
+    ecl_buf_reset(out);
+    ecl_buf_init(&text, ECL_MCP_MAX_RESPONSE_BYTES);
+    reserve(&text, json_len <= SIZE_MAX - 512 ? json_len + 512 : json_len);
+    if (tools_render_text(tool, result, json, json_len, &text) != ECL_OK) {
+        res = TOOL_OK_TEXT;
+        goto out;
+    }
+    /* The members in the order tool_result and reply_result give them (jansson keeps insertion
+     * order), written as jansson's compact dump writes them. */
+    /* the envelope, the text with room for its escapes (a quote becomes two bytes), the JSON */
+    if (text.len <= (SIZE_MAX - 512) / 2 && json_len <= SIZE_MAX - 512 - text.len - text.len / 2) {
+        reserve(out, 512 + text.len + text.len / 2 + json_len);
+    }
+    if (ecl_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") != ECL_OK ||
+        json_dump_callback(id, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
+        ecl_buf_append_str(out, ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":") !=
+            ECL_OK) {
+        goto out;
+    }
+    st = ecl_json_str_append(out, (const char *)text.ptr, text.len, ECL_JSON_STR_UTF8);
+    if (st == ECL_ERR_INVALID) {
+        res = TOOL_OK_TEXT; /* not UTF-8: json_stringn would have refused it */
+        goto out;
+    }
+    if (st != ECL_OK || ecl_buf_append_str(out, "}],\"structuredContent\":") != ECL_OK ||
+        ecl_buf_append(out, json, json_len) != ECL_OK ||
+        ecl_buf_append_str(out, ",\"isError\":false}}") != ECL_OK) {
+        goto out;
+    }
+    res = TOOL_OK_BUILT;
+out:
+    if (res != TOOL_OK_BUILT) {
+        ecl_buf_reset(out);
+    }
+    ecl_buf_free(&text);
+    return res;
+}
+
+/* A successful result (checked against the outputSchema) as the response, into out: from the
+ * bytes it was parsed from when the backend gave them, else from its compact dump. */
+static void
+reply_tool_ok(struct ecl_mcp_http_out *out, enum ecl_mcp_tool tool, const json_t *id,
+              const struct ecl_mcp_reply *r)
+{
+    struct ecl_buf dumped;
+    const char *json = r->body;
+    size_t json_len = r->body_len;
+    enum tool_ok_outcome res = TOOL_OK_TEXT;
+
+    ecl_buf_init(&dumped, ECL_MCP_MAX_RESPONSE_BYTES);
+    if (json == NULL) {
+        if (json_dump_callback(r->result, dump_cb, &dumped, JSON_COMPACT) != 0) {
+            goto out;
+        }
+        json = (const char *)dumped.ptr;
+        json_len = dumped.len;
+    }
+    res = tool_ok_response(tool, id, r->result, json, json_len, &out->body);
+out:
+    switch (res) {
+    case TOOL_OK_BUILT:
+        out->status = 200;
+        out->content_type = JSON_TYPE;
+        break;
+    case TOOL_OK_TEXT:
+        reply_failure(out, id, ECL_ERR_NOMEM);
+        break;
+    case TOOL_OK_TOO_BIG:
+        reply_unbuilt(out);
+        break;
+    }
+    ecl_buf_free(&dumped);
+}
+
 /* The response to a finished call, into c->out. */
 static void
 call_respond(struct ecl_mcp_call *c, const struct ecl_mcp_reply *r)
 {
     const json_t *schema = tools_output_schema(c->m->tools, c->args.tool);
-    json_t *text = NULL;
     json_t *res;
 
     switch (r->kind) {
@@ -612,16 +719,7 @@ call_respond(struct ecl_mcp_call *c, const struct ecl_mcp_reply *r)
             reply_failure(c->out, c->id, ECL_ERR_INTERNAL);
             return;
         }
-        if (tools_render_text(c->args.tool, r->result, &text) != ECL_OK) {
-            reply_failure(c->out, c->id, ECL_ERR_NOMEM);
-            return;
-        }
-        res = tool_result(text, json_incref(r->result), 0);
-        if (res == NULL) {
-            reply_failure(c->out, c->id, ECL_ERR_NOMEM);
-            return;
-        }
-        reply_result(c->out, c->id, res);
+        reply_tool_ok(c->out, c->args.tool, c->id, r);
         return;
     case ECL_MCP_REPLY_REFUSED:
         if (!valid_code(r->code) || r->message == NULL) {

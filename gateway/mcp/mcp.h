@@ -109,6 +109,13 @@ struct ecl_mcp_reply {
     int has_audit_seq;      /* REFUSED: 1 when the refusal has an audit entry */
     uint64_t audit_seq;     /* REFUSED: its sequence number */
     enum ecl_status status; /* FAILED: ECL_ERR_SEALED/FULL/IO give 503, others 500 */
+    /* OK, optional: the JSON text result was parsed from, borrowed until ecl_mcp_call_done
+     * returns.  When given, the answer carries these bytes as they are (structuredContent and
+     * the text item) instead of serialising result again: they must be what
+     * json_dumps(result, JSON_COMPACT) gives, which holds for any text jansson itself wrote
+     * compactly (the disclose path's bodies).  NULL: result is serialised. */
+    const char *body;
+    size_t body_len;
 };
 
 /* Finishes a tool call: exactly once per call, from any thread, possibly before the backend

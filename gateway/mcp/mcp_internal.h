@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "ecl/buf.h"
 #include "ecl/status.h"
 #include "mcp/mcp.h"
 
@@ -61,8 +62,28 @@ enum ecl_status tools_list_for(const struct tools *t, const json_t *view, json_t
 /* Fills args from a validated arguments object (borrowed from it). */
 void tools_args_from(enum ecl_mcp_tool tool, const json_t *arguments,
                      struct ecl_mcp_call_args *args);
-/* The short text rendering of a successful structured result. */
-enum ecl_status tools_render_text(enum ecl_mcp_tool tool, const json_t *result,
-                                  json_t **out) ECL_WUR;
+/* The text item of a successful structured result into text (reset first): a one-line summary,
+ * then json (json_len bytes), the compact JSON text of result.  ECL_ERR_LIMIT beyond text's cap. */
+enum ecl_status tools_render_text(enum ecl_mcp_tool tool, const json_t *result, const char *json,
+                                  size_t json_len, struct ecl_buf *text) ECL_WUR;
+
+/* ---- mcp.c: the answer to a successful tool call ------------------------------------------- */
+
+enum tool_ok_outcome {
+    TOOL_OK_BUILT = 0, /* out holds the JSON-RPC response */
+    TOOL_OK_TEXT,      /* the text item could not be built: answer a failure (out reset) */
+    TOOL_OK_TOO_BIG,   /* the response could not be built (cap, memory): out reset */
+};
+
+/* The bytes of the JSON-RPC response to a successful tools/call, written into out (reset first):
+ *   {"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":TEXT}],
+ *    "structuredContent":JSON,"isError":false}}
+ * where JSON is json (json_len bytes, the compact text of result, spliced as it is) and TEXT the
+ * JSON string of tools_render_text's text: the same bytes jansson gives for that object with
+ * JSON_COMPACT, without parsing or serialising result again.  Checks nothing: the caller has
+ * checked result against the tool's outputSchema. */
+enum tool_ok_outcome tool_ok_response(enum ecl_mcp_tool tool, const json_t *id,
+                                      const json_t *result, const char *json, size_t json_len,
+                                      struct ecl_buf *out);
 
 #endif

@@ -428,33 +428,13 @@ summary(struct ecl_buf *b, enum ecl_mcp_tool tool, const json_t *result)
     return ecl_buf_append_str(b, ".\n");
 }
 
-static int
-dump_to_buf(const char *p, size_t n, void *arg)
-{
-    return ecl_buf_append((struct ecl_buf *)arg, p, n) == ECL_OK ? 0 : -1;
-}
-
 enum ecl_status
-tools_render_text(enum ecl_mcp_tool tool, const json_t *result, json_t **out)
+tools_render_text(enum ecl_mcp_tool tool, const json_t *result, const char *json, size_t json_len,
+                  struct ecl_buf *text)
 {
-    struct ecl_buf b;
-    json_t *text = NULL;
-    enum ecl_status st;
-
     /* A one-line summary, then the structured result as JSON (MCP server/tools: a tool that
      * returns structured content SHOULD also return it serialised in a text block). */
-    ecl_buf_init(&b, ECL_MCP_MAX_RESPONSE_BYTES);
-    st = summary(&b, tool, result);
-    if (st == ECL_OK && json_dump_callback(result, dump_to_buf, &b, JSON_COMPACT) != 0) {
-        st = ECL_ERR_LIMIT;
-    }
-    if (st == ECL_OK) {
-        text = json_stringn((const char *)b.ptr, b.len);
-        st = text != NULL ? ECL_OK : ECL_ERR_NOMEM;
-    }
-    ecl_buf_free(&b);
-    if (st == ECL_OK) {
-        *out = text;
-    }
-    return st;
+    ecl_buf_reset(text);
+    ECL_GUARD(summary(text, tool, result));
+    return ecl_buf_append(text, json, json_len);
 }
