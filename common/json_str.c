@@ -131,3 +131,20 @@ ecl_json_str_append(struct ecl_buf *out, const char *s, size_t n, enum ecl_json_
     ECL_GUARD(ecl_buf_append(out, p, run));
     return ecl_buf_append_byte(out, '"');
 }
+
+enum ecl_status
+ecl_json_int_append(struct ecl_buf *b, int64_t v)
+{
+    char num[24];
+    size_t i = sizeof num;
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        num[--i] = (char)('0' + (int)(m % 10));
+        m /= 10;
+    } while (m > 0);
+    if (v < 0) {
+        num[--i] = '-';
+    }
+    return ecl_buf_append(b, num + i, sizeof num - i);
+}

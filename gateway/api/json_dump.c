@@ -22,18 +22,7 @@ put_str(struct ecl_buf *b, const char *s, size_t len)
 static enum ecl_status
 put_int(struct ecl_buf *b, json_int_t v)
 {
-    char num[24];
-    size_t i = sizeof num;
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-    do {
-        num[--i] = (char)('0' + (int)(m % 10));
-        m /= 10;
-    } while (m > 0);
-    if (v < 0) {
-        num[--i] = '-';
-    }
-    return ecl_buf_append(b, num + i, sizeof num - i);
+    return ecl_json_int_append(b, (int64_t)v);
 }
 
 /* The value as json_dumps writes it (reals, deep subtrees). */

@@ -203,18 +203,7 @@ put_hex_member(struct ecl_buf *b, int *first, const char *key, const uint8_t *p)
 static enum ecl_status
 put_int(struct ecl_buf *b, int64_t v)
 {
-    char num[24];
-    size_t i = sizeof num;
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-    do {
-        num[--i] = (char)('0' + (int)(m % 10));
-        m /= 10;
-    } while (m > 0);
-    if (v < 0) {
-        num[--i] = '-';
-    }
-    return ecl_buf_append(b, num + i, sizeof num - i);
+    return ecl_json_int_append(b, v);
 }
 
 static int

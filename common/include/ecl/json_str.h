@@ -26,5 +26,7 @@ enum ecl_json_str_flags {
  * partly written: callers discard it) when s is not valid UTF-8. */
 enum ecl_status ecl_json_str_append(struct ecl_buf *out, const char *s, size_t n,
                                     enum ecl_json_str_flags flags) ECL_WUR;
+/* Appends v in decimal, as jansson writes an integer (INT64_MIN included). */
+enum ecl_status ecl_json_int_append(struct ecl_buf *out, int64_t v) ECL_WUR;
 
 #endif
